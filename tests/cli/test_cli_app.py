@@ -1,0 +1,99 @@
+"""The ``wsinuc`` command: output of ``info`` and one-line errors with exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from wsinuc.cli.app import app
+from wsinuc.slide import write_synthetic_slide, write_tiff_image
+
+runner = CliRunner()
+
+
+def _one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("wsinuc: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def synthetic_svs(tmp_path_factory) -> Path:
+    return write_synthetic_slide(tmp_path_factory.mktemp("cli") / "syn.svs", 640, 512, mpp=0.25)
+
+
+def test_info_prints_size_mpp_and_levels(synthetic_svs):
+    result = runner.invoke(app, ["info", str(synthetic_svs)])
+    assert result.exit_code == 0, result.output
+    assert "640 x 512 px" in result.stdout
+    assert "0.25 x 0.25 um/px" in result.stdout
+    assert "level 1" in result.stdout
+
+
+def test_info_json_is_machine_readable(synthetic_svs):
+    result = runner.invoke(app, ["info", str(synthetic_svs), "--json"])
+    description = json.loads(result.stdout)
+    assert description["dimensions"] == [640, 512]
+    assert description["mpp"] == [0.25, 0.25]
+
+
+def test_info_on_the_sample_aperio_slide(sample_svs):
+    result = runner.invoke(app, ["info", str(sample_svs)])
+    assert result.exit_code == 0, result.output
+    assert "2220 x 2967 px" in result.stdout
+    assert "0.499" in result.stdout
+    assert "aperio" in result.stdout
+
+
+def test_missing_file(tmp_path):
+    _one_line_error(runner.invoke(app, ["info", str(tmp_path / "nope.svs")]), "nope.svs")
+
+
+def test_text_file_renamed_svs(tmp_path):
+    fake = tmp_path / "notes.svs"
+    fake.write_text("this is not a slide\n" * 50)
+    _one_line_error(runner.invoke(app, ["info", str(fake)]), "notes.svs")
+
+
+def test_truncated_tiff(tmp_path, synthetic_svs):
+    data = synthetic_svs.read_bytes()
+    cut = tmp_path / "cut.svs"
+    cut.write_bytes(data[: len(data) // 2])
+    _one_line_error(runner.invoke(app, ["info", str(cut)]), "cut.svs")
+
+
+def test_segment_without_mpp_asks_for_it(tmp_path):
+    image = tmp_path / "tile.tif"
+    write_tiff_image(image, np.full((256, 256, 3), 200, np.uint8), resolution_dpi=72)
+    result = runner.invoke(app, ["segment", str(image), "--out", str(tmp_path / "o"), "--model", "x"])
+    _one_line_error(result, "tile.tif", "--mpp")
+
+
+@pytest.mark.parametrize(
+    "option, value, fragment",
+    [("--chunk-size", "100", "--chunk-size"), ("--mpp", "-1", "--mpp"), ("--region", "1,2,3", "--region"),
+     ("--outputs", "geojson,pdf", "--outputs"), ("--device", "tpu", "--device")],
+)
+def test_bad_options_are_one_line_errors(tmp_path, synthetic_svs, option, value, fragment):
+    result = runner.invoke(app, ["segment", str(synthetic_svs), "--out", str(tmp_path), option, value])
+    _one_line_error(result, fragment)
+
+
+def test_console_script_exits_2_without_traceback(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "wsinuc", "info", str(tmp_path / "missing.ndpi")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.strip().count("\n") == 0
+    assert "missing.ndpi" in completed.stderr and "Traceback" not in completed.stderr

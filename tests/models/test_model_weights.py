@@ -1,0 +1,131 @@
+"""Weights I/O: safetensors + JSON card, sha256 check, bundled names."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from wsinuc.errors import WsinucError
+from wsinuc.models import (
+    WeightsError,
+    create_model,
+    list_bundled_weights,
+    load_model,
+    load_weights,
+    save_weights,
+)
+
+
+def tiny_unet() -> torch.nn.Module:
+    """Tiny U-Net with non-trivial BN statistics, in eval mode."""
+    torch.manual_seed(0)
+    model = create_model("unet", width=4, depth=2)
+    with torch.no_grad():
+        model.train()(torch.rand(2, 3, 32, 32))
+    return model.eval()
+
+
+def round_to_fp16(model: torch.nn.Module) -> torch.nn.Module:
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.half().float())
+    return model
+
+
+def test_round_trip_of_fp16_representable_weights_gives_identical_outputs(tmp_path):
+    model = round_to_fp16(tiny_unet())
+    save_weights(model, tmp_path / "tiny", {"epochs": 3})
+    loaded, card = load_weights(tmp_path / "tiny")
+    x = torch.rand(1, 3, 32, 32)
+    with torch.inference_mode():
+        assert torch.equal(loaded(x), model(x))
+    assert not loaded.training
+    assert card["epochs"] == 3
+
+
+def test_round_trip_is_within_fp16_precision(tmp_path):
+    model = tiny_unet()
+    save_weights(model, tmp_path / "tiny")
+    loaded, _ = load_weights(tmp_path / "tiny.safetensors")
+    x = torch.rand(1, 3, 32, 32)
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(x), model(x), atol=2e-2, rtol=1e-2)
+
+
+def test_file_holds_fp16_tensors_and_the_config_in_its_metadata(tmp_path):
+    model = tiny_unet()
+    weights_path, _ = save_weights(model, tmp_path / "tiny")
+    with safe_open(str(weights_path), framework="pt") as handle:
+        assert json.loads(handle.metadata()["wsinuc_config"]) == model.wsinuc_config
+        dtypes = {handle.get_tensor(key).dtype for key in handle.keys()}
+    assert dtypes == {torch.float16, torch.int64}  # int64: BN num_batches_tracked
+
+
+def test_card_records_config_hash_and_parameter_count(tmp_path):
+    model = tiny_unet()
+    weights_path, card_path = save_weights(
+        model, tmp_path / "tiny.json", {"metrics": {"aji": 0.6}, "sha256": "forged"}
+    )
+    card = json.loads(card_path.read_text())
+    assert card["sha256"] == hashlib.sha256(weights_path.read_bytes()).hexdigest()
+    assert card["config"] == model.wsinuc_config
+    assert card["n_parameters"] == sum(p.numel() for p in model.parameters())
+    assert card["name"] == "unet"
+    assert card["metrics"] == {"aji": 0.6}
+
+
+def test_sha256_mismatch_raises_naming_the_file(tmp_path):
+    weights_path, _ = save_weights(tiny_unet(), tmp_path / "tiny")
+    data = bytearray(weights_path.read_bytes())
+    data[-1] ^= 0xFF
+    weights_path.write_bytes(bytes(data))
+    with pytest.raises(WsinucError, match=r"tiny\.safetensors.*sha256"):
+        load_weights(tmp_path / "tiny")
+
+
+def test_missing_card_raises_weights_error(tmp_path):
+    with pytest.raises(WeightsError, match=r"nothing\.json.*not found"):
+        load_weights(tmp_path / "nothing")
+
+
+def test_tensors_that_do_not_fit_the_config_raise(tmp_path):
+    _, card_path = save_weights(tiny_unet(), tmp_path / "tiny")
+    card = json.loads(card_path.read_text())
+    card["config"]["width"] = 8
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(WeightsError, match="cannot load"):
+        load_weights(tmp_path / "tiny")
+
+
+def test_load_weights_casts_to_the_requested_dtype(tmp_path):
+    save_weights(tiny_unet(), tmp_path / "tiny")
+    loaded, _ = load_weights(tmp_path / "tiny", dtype=torch.bfloat16)
+    assert {p.dtype for p in loaded.parameters()} == {torch.bfloat16}
+
+
+def test_load_model_finds_bundled_names_and_paths(tmp_path):
+    model = round_to_fp16(tiny_unet())
+    save_weights(model, tmp_path / "cascade-lite")
+    assert list_bundled_weights(tmp_path) == ["cascade-lite"]
+    x = torch.rand(1, 3, 32, 32)
+    by_name = load_model("cascade-lite", weights_dir=tmp_path)
+    by_path = load_model(tmp_path / "cascade-lite.safetensors")
+    with torch.inference_mode():
+        assert torch.equal(by_name(x), model(x))
+        assert torch.equal(by_path(x), model(x))
+
+
+def test_load_model_of_an_unknown_name_lists_the_bundled_names(tmp_path):
+    save_weights(tiny_unet(), tmp_path / "cascade")
+    with pytest.raises(WeightsError, match="cascade-lite.*bundled: cascade$"):
+        load_model("cascade-lite", weights_dir=tmp_path)
+
+
+def test_load_model_with_no_bundled_weights_says_none_installed(tmp_path):
+    with pytest.raises(WeightsError, match="none installed"):
+        load_model("cascade", weights_dir=tmp_path / "absent")

@@ -1,0 +1,130 @@
+"""The whole-slide engine: seamless nuclei, consistent outputs, safe reruns."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from engine_files import read_labels
+
+from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
+from wsinuc.errors import OptionError, WsinucError
+from wsinuc.metrics import match_instances
+from wsinuc.pipeline import segment_slide
+from wsinuc.writers.qupath_schema import validate_qupath_feature
+
+
+def _config(model: Path, chunk: int = 256, **output) -> SegmentConfig:
+    return SegmentConfig(
+        tiling=TilingConfig(chunk_size=chunk, halo=96),
+        inference=InferenceConfig(model=str(model), device="cpu"),
+        output=OutputConfig(**output),
+        run=RunConfig(progress=False),
+    )
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory, small_slide, colour_model) -> dict[int, Path]:
+    """The small slide segmented with 256 px and with 512 px chunks."""
+    folders = {}
+    for chunk in (256, 512):
+        out = tmp_path_factory.mktemp(f"chunk{chunk}")
+        segment_slide(small_slide, out, _config(colour_model, chunk))
+        folders[chunk] = out / small_slide.stem
+    return folders
+
+
+def test_chunk_size_does_not_change_the_nuclei(two_runs):
+    small, large = read_labels(two_runs[256] / "labels.ome.zarr"), read_labels(two_runs[512] / "labels.ome.zarr")
+    match = match_instances(small, large, iou=0.9)
+    n_small, n_large = len(np.unique(small)) - 1, len(np.unique(large)) - 1
+    assert n_small > 50
+    assert match.tp >= 0.99 * max(n_small, n_large)
+
+
+def test_every_nucleus_once_with_one_id(two_runs):
+    out = two_runs[256]
+    labels = read_labels(out / "labels.ome.zarr")
+    features = json.loads((out / "nuclei.geojson").read_text())["features"]
+    table = pq.read_table(out / "nuclei.parquet").to_pydict()
+    label_ids = set(np.unique(labels)) - {0}
+    assert len(features) == len(table["label"]) == len(label_ids)
+    assert len(set(table["label"])) == len(table["label"])
+    assert set(table["label"]) == label_ids
+
+
+def test_geojson_follows_qupath_conventions(two_runs):
+    collection = json.loads((two_runs[512] / "nuclei.geojson").read_text())
+    assert collection["type"] == "FeatureCollection"
+    problems = [p for feature in collection["features"] for p in validate_qupath_feature(feature)]
+    assert problems == []
+    props = collection["features"][0]["properties"]
+    assert props["objectType"] == "detection" and props["classification"]["name"] == "Nucleus"
+    assert {"area_um2", "mean_hematoxylin_od", "solidity"} <= set(props["measurements"])
+
+
+def test_polygons_lie_on_their_labels(two_runs):
+    out = two_runs[512]
+    labels = read_labels(out / "labels.ome.zarr")
+    table = pq.read_table(out / "nuclei.parquet").to_pydict()
+    for label, x, y in list(zip(table["label"], table["centroid_x"], table["centroid_y"]))[:40]:
+        rows, cols = np.nonzero(labels == label)
+        assert abs(cols.mean() + 0.5 - x) < 1.0 and abs(rows.mean() + 0.5 - y) < 1.0
+
+
+def test_labels_zarr_validates_as_ome_ngff(two_runs):
+    import ome_zarr_models
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    path = two_runs[256] / "labels.ome.zarr"
+    model = ome_zarr_models.open_ome_zarr(path)
+    assert type(model).__name__ == "ImageLabel"
+    nodes = list(Reader(parse_url(str(path)))())
+    level0 = np.asarray(nodes[0].data[0])
+    np.testing.assert_array_equal(level0, read_labels(path))
+
+
+def test_run_record_and_overlay(two_runs):
+    record = json.loads((two_runs[256] / "run.json").read_text())
+    assert record["counts"]["chunks_run_now"] == record["counts"]["chunks"] > 0
+    assert len(record["weights_sha256"]) == 64
+    assert (two_runs[256] / "overlay.png").stat().st_size > 0
+    assert not (two_runs[256] / ".work").exists()
+
+
+def test_existing_output_is_not_overwritten_without_asking(tmp_path, small_slide, colour_model):
+    config = _config(colour_model, 512, outputs=("table",))
+    segment_slide(small_slide, tmp_path, config)
+    with pytest.raises(WsinucError, match="--overwrite"):
+        segment_slide(small_slide, tmp_path, config)
+    again = replace(config, output=OutputConfig(outputs=("table",), overwrite=True))
+    assert segment_slide(small_slide, tmp_path, again)["counts"]["nuclei"] > 0
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, small_slide, colour_model):
+    config = _config(colour_model, 512, outputs=("table",))
+    work = tmp_path / small_slide.stem / ".work"
+    work.mkdir(parents=True)
+    (work / "plan.json").write_text(json.dumps({"other": "settings"}))
+    resume = replace(config, output=OutputConfig(outputs=("table",), resume=True))
+    with pytest.raises(OptionError, match="--resume"):
+        segment_slide(small_slide, tmp_path, resume)
+
+
+def test_region_limits_the_chunks(tmp_path, small_slide, colour_model):
+    config = _config(colour_model, 256, outputs=("table",))
+    config = replace(config, tiling=replace(config.tiling, region=(300, 300, 100, 100)))
+    record = segment_slide(small_slide, tmp_path, config)
+    assert record["counts"]["chunks"] == 1
+
+
+def test_halo_smaller_than_a_nucleus_names_the_option(tmp_path, small_slide, colour_model):
+    config = _config(colour_model, 256, outputs=("table",))
+    config = replace(config, tiling=replace(config.tiling, halo=0))
+    with pytest.raises(OptionError, match="halo"):
+        segment_slide(small_slide, tmp_path, config)

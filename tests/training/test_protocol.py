@@ -1,0 +1,148 @@
+"""The end-to-end protocol on tiny synthetic data (data loading replaced)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from wsinuc import datasets
+from wsinuc.errors import OptionError
+from wsinuc.models import create_model, load_model, save_weights
+from wsinuc.training import protocol
+from wsinuc.training.augment import NO_AUGMENTATION
+from wsinuc.training.config import TrainConfig
+from wsinuc.training.data import make_patch_set, make_validation_set
+
+PATCH = 32
+
+
+def _sample(image_id: str, seed: int, size: int = 64) -> SimpleNamespace:
+    rng = np.random.default_rng(seed)
+    image = np.full((size, size, 3), (225, 175, 205), np.uint8)
+    instances = np.zeros((size, size), np.int32)
+    for label, (top, left) in enumerate(rng.integers(2, size - 12, size=(5, 2)), start=1):
+        instances[top : top + 9, left : left + 9] = label
+    image[instances > 0] = (70, 40, 120)
+    return SimpleNamespace(image_id=image_id, image=image, instances=instances)
+
+
+@pytest.fixture
+def synthetic_data(monkeypatch):
+    train = [_sample(f"TCGA-{i}", i) for i in range(4)]
+    data = protocol.ProtocolData(
+        train=make_patch_set(train, PATCH),
+        val=make_validation_set([_sample("TCGA-val", 9, size=70)]),
+        tnbc=make_patch_set([_sample("01_1", 20)], PATCH),
+        train_ids=tuple(s.image_id for s in train),
+        val_ids=("TCGA-val",),
+    )
+    monkeypatch.setattr(protocol, "load_protocol_data", lambda *args: data)
+    return data
+
+
+def _config(**changes) -> TrainConfig:
+    return TrainConfig(
+        batch_size=4, lr=1e-2, device="cpu", patch_size=PATCH, max_steps_per_epoch=1,
+        progress=False, augment=NO_AUGMENTATION, **changes,
+    )
+
+
+def test_protocol_writes_every_stage_and_a_loadable_cascade(synthetic_data, tmp_path):
+    out = tmp_path / "run"
+    result = protocol.train_cascade(
+        tmp_path, out, "cascade-lite", _config(),
+        pretrain_tnbc_epochs=1, finetune_epochs=1, folds=2,
+    )
+    for run in ("stage1_tnbc", "stage1", "stage1_oof/fold0", "stage1_oof/fold1", "stage2"):
+        log_lines = (out / run / "log.csv").read_text().splitlines()
+        assert len(log_lines) == 1 + 1, run  # header + one epoch each
+    card = json.loads((out / "cascade-lite.json").read_text())
+    assert card["name"] == "cascade-lite" and card["device"] == "cpu"
+    assert card["split"]["val_ids"] == ["TCGA-val"]
+    assert sorted(card["fold_of_image"]) == sorted(synthetic_data.train_ids)
+    assert set(card["fold_of_image"].values()) == {0, 1}
+    assert card["epochs"] == {"pretrain_tnbc": 1, "finetune": 1, "stage2": 1}
+    assert card["metrics"] == pytest.approx(result.metrics)
+    assert "date" in card
+    for stage in ("stage1", "stage2"):
+        assert (out / f"{stage}.safetensors").is_file()
+    model = load_model(result.weights_path)
+    assert model(torch.rand(1, 3, PATCH, PATCH)).shape == (1, 1, PATCH, PATCH)
+
+
+def test_stage1_final_inputs_skip_the_fold_models(synthetic_data, tmp_path):
+    out = tmp_path / "run"
+    protocol.train_cascade(
+        tmp_path, out, "cascade-lite", _config(stage2_input="stage1-final"),
+        pretrain_tnbc_epochs=0, finetune_epochs=1,
+    )
+    assert not (out / "stage1_oof").exists() and not (out / "stage1_tnbc").exists()
+    card = json.loads((out / "stage2.json").read_text())
+    assert card["stage2_input"] == "stage1-final" and card["folds"] is None
+
+
+def test_rerun_into_a_used_folder_needs_resume(synthetic_data, tmp_path):
+    out = tmp_path / "run"
+    arguments = dict(pretrain_tnbc_epochs=0, finetune_epochs=1, folds=2)
+    first = protocol.train_cascade(tmp_path, out, "cascade-lite", _config(), **arguments)
+    with pytest.raises(OptionError, match="resume"):
+        protocol.train_cascade(tmp_path, out, "cascade-lite", _config(), **arguments)
+    again = protocol.train_cascade(
+        tmp_path, out, "cascade-lite", _config(resume=True), **arguments
+    )
+    assert again.metrics == pytest.approx(first.metrics)
+
+
+def test_bad_protocol_options_are_refused(tmp_path):
+    with pytest.raises(OptionError, match="--finetune-epochs"):
+        protocol.train_cascade(tmp_path, tmp_path, finetune_epochs=0)
+    with pytest.raises(OptionError, match="--folds"):
+        protocol.train_cascade(tmp_path, tmp_path, folds=1)
+    with pytest.raises(OptionError, match="huge"):
+        protocol.train_cascade(tmp_path, tmp_path, preset="huge")
+
+
+def test_out_of_range_training_options_name_the_cli_option():
+    with pytest.raises(OptionError, match="--batch-size: must be a positive integer, got 0"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(OptionError, match="--stage2-input"):
+        TrainConfig(stage2_input="oracle")
+    with pytest.raises(OptionError, match="--distill-weight"):
+        TrainConfig(teacher="cascade")
+
+
+def test_a_teacher_changes_the_training_loss(synthetic_data, tmp_path):
+    torch.manual_seed(1)
+    teacher_path, _ = save_weights(create_model("cascade-lite"), tmp_path / "teacher")
+    arguments = dict(pretrain_tnbc_epochs=0, finetune_epochs=1)
+    plain_config = _config(stage2_input="stage1-final")
+    plain = protocol.train_cascade(
+        tmp_path, tmp_path / "plain", "cascade-lite", plain_config, **arguments
+    )
+    taught_config = dataclasses.replace(plain_config, teacher=str(teacher_path), distill_weight=0.5)
+    taught = protocol.train_cascade(
+        tmp_path, tmp_path / "taught", "cascade-lite", taught_config, **arguments
+    )
+    card = json.loads((tmp_path / "taught" / "stage1.json").read_text())
+    assert card["training"]["teacher"] == str(teacher_path)
+    plain_loss = plain.stage1.history[0]["train_loss"]
+    assert taught.stage1.history[0]["train_loss"] != pytest.approx(plain_loss)
+
+
+def test_protocol_data_from_the_shared_folder_is_split_by_patient(data_root, monkeypatch):
+    monuseg_ids = datasets.list_monuseg_ids(data_root / "monuseg", "train")[:5]
+    tnbc_ids = datasets.list_tnbc_ids(data_root / "tnbc")[:2]
+    monkeypatch.setattr(datasets, "list_monuseg_ids", lambda root, split: monuseg_ids)
+    monkeypatch.setattr(datasets, "list_tnbc_ids", lambda root: tnbc_ids)
+    data = protocol.load_protocol_data(data_root, 256, seed=0, with_tnbc=True)
+    assert len(data.val_ids) == 1 and len(data.train_ids) == 4
+    assert sorted(data.train_ids + data.val_ids) == sorted(monuseg_ids)
+    assert len(data.train) == 4 * 16  # 1000 px -> 1024 -> 4 x 4 patches of 256
+    assert len(data.tnbc) == 2 * 4  # 512 px -> 2 x 2 patches
+    assert data.val.images[0].shape == (1000, 1000, 3)
+    assert data.train.valid[0].all() and not data.train.valid[15].all()

@@ -1,0 +1,5 @@
+"""``python -m wsinuc`` = the ``wsinuc`` command."""
+
+from wsinuc.cli.app import main
+
+main()

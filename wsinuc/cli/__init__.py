@@ -1,0 +1,1 @@
+"""Command-line interface (``wsinuc``): parse, call one library function, report."""

@@ -1,0 +1,149 @@
+"""Frozen configuration of a whole-slide segmentation run.
+
+Options are grouped by the stage that uses them, so that no function needs
+more than a handful of parameters: :class:`TilingConfig` (chunk grid),
+:class:`InferenceConfig` (model and device), :class:`OutputConfig` (what is
+written) and :class:`RunConfig` (execution), combined in
+:class:`SegmentConfig`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from wsinuc.errors import OptionError
+
+ALL_OUTPUTS = ("geojson", "zarr", "table", "overlay")
+POSTPROCESS_METHODS = ("opening", "watershed")
+
+
+@dataclass(frozen=True)
+class TilingConfig:
+    """Chunk grid at level 0.
+
+    Attributes
+    ----------
+    chunk_size : int
+        Side of each chunk's core, in level-0 pixels; also the zarr chunk side.
+    halo : int
+        Context added around each core, in level-0 pixels. Must exceed the
+        model's useful receptive field plus the largest nucleus diameter.
+    tissue : bool
+        Skip chunks with no tissue in the thumbnail-based tissue mask.
+    region : tuple of int or None
+        ``(x, y, w, h)`` in level-0 pixels to segment only part of a slide.
+    """
+
+    chunk_size: int = 1024
+    halo: int = 128
+    tissue: bool = True
+    region: tuple[int, int, int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if not 64 <= self.chunk_size <= 16384:
+            raise OptionError("--chunk-size", f"must be in [64, 16384], got {self.chunk_size}")
+        if self.chunk_size % 32:
+            raise OptionError("--chunk-size", f"must be a multiple of 32, got {self.chunk_size}")
+        if not 0 <= self.halo <= self.chunk_size:
+            raise OptionError("--halo", f"must be in [0, chunk size {self.chunk_size}], got {self.halo}")
+        if self.region is not None:
+            if len(self.region) != 4 or self.region[2] <= 0 or self.region[3] <= 0:
+                raise OptionError("--region", f"expected X,Y,W,H with W, H > 0, got {self.region}")
+            if self.region[0] < 0 or self.region[1] < 0:
+                raise OptionError("--region", f"X and Y must be >= 0, got {self.region}")
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """Model, device and resolution.
+
+    Attributes
+    ----------
+    model : str
+        Bundled model name (``cascade``, ``cascade-lite``) or a weights path;
+        ``auto`` picks ``cascade`` on CUDA and ``cascade-lite`` on CPU.
+    device : str
+        ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+    mpp : float or None
+        Override of the slide's own pixel size (um/px).
+    target_mpp : float or None
+        Working resolution; None means the model's training resolution.
+    batch_size : int
+        Tiles per forward pass.
+    postprocess : str
+        ``opening`` (the paper: erosion, dilation, connected components) or
+        ``watershed`` (marker-controlled split of touching nuclei).
+    threshold : float
+        Probability above which a pixel is nucleus.
+    """
+
+    model: str = "auto"
+    device: str = "auto"
+    mpp: float | None = None
+    target_mpp: float | None = None
+    batch_size: int = 4
+    postprocess: str = "opening"
+    threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.mpp is not None and not 0.01 <= self.mpp <= 100:
+            raise OptionError("--mpp", f"pixel size must be in [0.01, 100] um/px, got {self.mpp}")
+        if self.target_mpp is not None and not 0.05 <= self.target_mpp <= 10:
+            raise OptionError("--target-mpp", f"must be in [0.05, 10] um/px, got {self.target_mpp}")
+        if not 1 <= self.batch_size <= 1024:
+            raise OptionError("--batch-size", f"must be in [1, 1024], got {self.batch_size}")
+        if self.postprocess not in POSTPROCESS_METHODS:
+            raise OptionError("--postprocess", f"must be one of {POSTPROCESS_METHODS}, got {self.postprocess!r}")
+        if not 0 < self.threshold < 1:
+            raise OptionError("--threshold", f"must be in (0, 1), got {self.threshold}")
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """What is written, and how existing outputs are treated."""
+
+    outputs: tuple[str, ...] = ALL_OUTPUTS
+    gzip: bool = False
+    table_format: str = "parquet"
+    resume: bool = False
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.outputs) - set(ALL_OUTPUTS))
+        if unknown or not self.outputs:
+            raise OptionError("--outputs", f"choose from {','.join(ALL_OUTPUTS)}, got {','.join(self.outputs)}")
+        if self.table_format not in ("parquet", "csv"):
+            raise OptionError("--table-format", f"must be parquet or csv, got {self.table_format!r}")
+        if self.resume and self.overwrite:
+            raise OptionError("--resume", "cannot be combined with --overwrite")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Execution on Dask: ``threads``, ``processes`` or a scheduler address."""
+
+    scheduler: str = "threads"
+    workers: int = 1
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.scheduler not in ("threads", "processes") and "://" not in self.scheduler:
+            raise OptionError(
+                "--scheduler", f"use threads, processes or a tcp://host:port address, got {self.scheduler!r}"
+            )
+        if not 1 <= self.workers <= 256:
+            raise OptionError("--workers", f"must be in [1, 256], got {self.workers}")
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """Everything :func:`wsinuc.pipeline.segment_slide` needs besides paths."""
+
+    tiling: TilingConfig = field(default_factory=TilingConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form, recorded in ``run.json``."""
+        return asdict(self)

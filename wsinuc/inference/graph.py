@@ -1,0 +1,69 @@
+"""Run chunk tasks on Dask: local threads, local processes or a real cluster.
+
+The task graph holds only small, picklable chunk descriptions; each worker
+loads the model itself (see :mod:`wsinuc.inference.model_cache`). With
+several GPUs, start one worker per GPU (``dask-cuda``'s
+``LocalCUDACluster``) and pass its scheduler address.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from wsinuc.config import RunConfig
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def dask_client(run: RunConfig) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``run.scheduler``; local clusters are closed on exit."""
+    from distributed import Client, LocalCluster
+
+    if "://" in run.scheduler:
+        with Client(run.scheduler, timeout="20s") as client:
+            yield client
+        return
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    processes = run.scheduler == "processes"
+    cluster = LocalCluster(
+        n_workers=run.workers if processes else 1,
+        threads_per_worker=1 if processes else run.workers,
+        processes=processes,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    with cluster, Client(cluster) as client:
+        yield client
+
+
+def run_tasks(
+    client: Any,
+    task: Callable[..., dict],
+    shared: Any,
+    items: Sequence[Any],
+    on_done: Callable[[dict], None],
+) -> list[dict]:
+    """Run ``task(shared, item)`` for every item; call ``on_done`` as each finishes.
+
+    The first failing task cancels the rest and its exception is raised.
+    """
+    from distributed import as_completed
+
+    if not items:
+        return []
+    futures = client.map(functools.partial(task, shared), list(items), pure=False)
+    results = []
+    try:
+        for future in as_completed(futures):
+            result = future.result()
+            results.append(result)
+            on_done(result)
+    except BaseException:
+        client.cancel(futures)
+        raise
+    return results

@@ -1,0 +1,55 @@
+"""Load a model once per worker process, by name, never through the task graph."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from wsinuc.inference.predictor import Predictor, resolve_device
+from wsinuc.models.weights import bundled_weights_dir, list_bundled_weights, load_weights
+from wsinuc.models.weights import WeightsError
+
+_LOCK = threading.Lock()
+
+
+def resolve_model_name(model: str, device: str) -> str:
+    """Turn ``auto`` into ``cascade`` on CUDA and ``cascade-lite`` on CPU."""
+    if model != "auto":
+        return model
+    return "cascade" if resolve_device(device).type == "cuda" else "cascade-lite"
+
+
+def weights_stem(model: str) -> Path:
+    """Path stem of a bundled model name or a user weights file.
+
+    Raises
+    ------
+    WeightsError
+        When ``model`` is neither a bundled name nor an existing file.
+    """
+    if model in list_bundled_weights():
+        return bundled_weights_dir() / model
+    path = Path(model)
+    stem = path.with_suffix("") if path.suffix in (".json", ".safetensors") else path
+    if stem.with_suffix(".safetensors").is_file():
+        return stem
+    names = ", ".join(list_bundled_weights()) or "none installed"
+    raise WeightsError(model, f"no such weights file and no bundled model of that name; bundled: {names}")
+
+
+@functools.lru_cache(maxsize=4)
+def load_card_and_model(model: str, device: str) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Load (and cache per process) the model and its card."""
+    with _LOCK:
+        return load_weights(weights_stem(model), device=resolve_device(device))
+
+
+@functools.lru_cache(maxsize=4)
+def cached_predictor(model: str, device: str, batch_size: int) -> Predictor:
+    """A :class:`Predictor` for ``model`` on ``device``, built once per process."""
+    network, _ = load_card_and_model(model, device)
+    return Predictor(network, resolve_device(device), batch_size=batch_size)

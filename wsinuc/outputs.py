@@ -1,0 +1,71 @@
+"""Second pass of a run: merge the chunk results into the final outputs.
+
+Every chunk file holds the anchor keys of the nuclei its chunk owns, their
+polygons and measurements, and the keys covering its core. Here the keys
+get sequential ids ``1..N`` (plan order), then the vector outputs are
+streamed chunk by chunk and every core is written into its own zarr chunk.
+Nothing slide-sized is held in memory: only the ``N`` keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from wsinuc.inference.chunk import chunk_file, load_chunk
+from wsinuc.stitching import KeyLookup, apply_key_lookup, build_key_lookup
+from wsinuc.tiling import Tile
+from wsinuc.writers.geojson import prepare_polygon
+
+def build_lookup(work_dir: Path, tiles: Sequence[Tile]) -> KeyLookup:
+    """Sequential ids for the keys of all chunks, in plan order."""
+    keys = []
+    for tile in tiles:
+        with np.load(chunk_file(work_dir, tile), allow_pickle=False) as data:
+            keys.append(data["keys"])
+    return build_key_lookup(keys)
+
+
+def iter_chunk_nuclei(work_dir: Path, tiles: Sequence[Tile], lookup: KeyLookup) -> Iterable[dict]:
+    """Yield, chunk by chunk, ``ids``, ``rings`` and ``columns`` of the owned nuclei."""
+    for tile in tiles:
+        data = load_chunk(chunk_file(work_dir, tile))
+        ids = apply_key_lookup(data["keys"], lookup)
+        starts, coords = data["poly_starts"], data["poly_coords"]
+        rings = [coords[starts[i] : starts[i + 1]] for i in range(len(ids))]
+        columns = {name[2:]: values for name, values in data.items() if name.startswith("m_")}
+        yield {"ids": ids, "rings": rings, "columns": columns}
+
+
+def write_vector_outputs(chunks: Iterable[dict], geojson, table) -> int:
+    """Stream nuclei into a GeoJSON writer and/or a table writer (either may be None).
+
+    A nucleus whose outline is degenerate (fewer than 3 distinct corners
+    after rounding) is left out of both, so rows and features always match.
+    Returns the number of nuclei written.
+    """
+    count = 0
+    for chunk in chunks:
+        polygons = [prepare_polygon(ring) if len(ring) >= 4 else None for ring in chunk["rings"]]
+        keep = np.array([polygon is not None for polygon in polygons], dtype=bool)
+        ids = chunk["ids"][keep]
+        columns = {name: values[keep] for name, values in chunk["columns"].items() if name != "id"}
+        if table is not None and len(ids):
+            table.write({"label": ids, **columns})
+        if geojson is not None:
+            kept = [polygon for polygon in polygons if polygon is not None]
+            for row, (label_id, polygon) in enumerate(zip(ids, kept)):
+                geojson.write(int(label_id), polygon, {name: float(v[row]) for name, v in columns.items()})
+        count += len(ids)
+    return count
+
+
+def write_label_chunks(work_dir: Path, tiles: Sequence[Tile], lookup: KeyLookup, labels) -> None:
+    """Write every chunk's core, keys replaced by ids, into its own zarr chunk."""
+    for tile in tiles:
+        with np.load(chunk_file(work_dir, tile), allow_pickle=False) as data:
+            core_keys = data["core_keys"]
+        block = apply_key_lookup(core_keys, lookup).astype(np.uint32)
+        labels.write_block(tile.core_box.y0, tile.core_box.x0, block)

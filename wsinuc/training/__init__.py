@@ -1,0 +1,1 @@
+"""Training of the segmentation networks: weight maps, losses, patches, loop."""

@@ -1,0 +1,174 @@
+"""Training checkpoints without pickle: safetensors for tensors, JSON for the rest.
+
+A checkpoint is two files written side by side in the run folder:
+
+``checkpoint.safetensors``
+    ``model.<name>`` (current weights), ``best.<name>`` (best weights so far),
+    ``optim.<param index>.<key>`` (AdamW moments and step counters) and
+    ``rng.torch`` / ``rng.cuda`` (random generator states).
+``checkpoint.json``
+    Completed epochs, global step, AdamW ``param_groups`` (learning rate,
+    betas, ...), the best epoch and its metrics, and the log rows so far.
+
+Both files are written to a temporary name and renamed, JSON last, so an
+interrupted write leaves the previous checkpoint usable. Loading never
+unpickles anything, so even a checkpoint from elsewhere cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from wsinuc.models import WeightsError
+
+TENSORS_NAME = "checkpoint.safetensors"
+STATE_NAME = "checkpoint.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Everything needed to continue a run where it stopped.
+
+    Attributes
+    ----------
+    epoch : int
+        Number of completed epochs.
+    step : int
+        Number of completed optimiser steps.
+    model_state, best_state : dict
+        Current and best model ``state_dict`` (CPU tensors).
+    optimizer_state : dict
+        ``optimizer.state_dict()`` rebuilt from the flat tensors.
+    rng_state : dict
+        ``{"torch": uint8 tensor, "cuda": uint8 tensor (optional)}``.
+    best_epoch : int or None
+        Epoch (1-based) of the best validation AJI, None before any validation.
+    best_metrics : dict
+        Validation metrics of the best epoch.
+    history : list of dict
+        Log rows of the completed epochs.
+    """
+
+    epoch: int
+    step: int
+    model_state: dict[str, torch.Tensor]
+    best_state: dict[str, torch.Tensor]
+    optimizer_state: dict
+    rng_state: dict[str, torch.Tensor]
+    best_epoch: int | None = None
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+
+
+def checkpoint_exists(folder: Path) -> bool:
+    """True when ``folder`` holds both checkpoint files."""
+    return (Path(folder) / TENSORS_NAME).is_file() and (Path(folder) / STATE_NAME).is_file()
+
+
+def _flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict] = {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, index, key = name.split(".", 2)
+            state.setdefault(int(index), {})[key] = value
+    for index, values in meta.get("scalars", {}).items():
+        state.setdefault(int(index), {}).update(values)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def _prefixed(prefix: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v.detach().cpu().contiguous().clone() for k, v in state.items()}
+
+
+def _strip(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    start = len(prefix) + 1
+    return {k[start:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+
+
+def save_checkpoint(folder: Path, checkpoint: Checkpoint) -> None:
+    """Write ``checkpoint`` into ``folder`` atomically (see module docstring)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    optim_tensors, optim_meta = _flatten_optimizer(checkpoint.optimizer_state)
+    tensors = {
+        **_prefixed("model", checkpoint.model_state),
+        **_prefixed("best", checkpoint.best_state),
+        **optim_tensors,
+        **{f"rng.{k}": v.contiguous() for k, v in checkpoint.rng_state.items()},
+    }
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "epoch": checkpoint.epoch,
+        "step": checkpoint.step,
+        "optimizer": optim_meta,
+        "best_epoch": checkpoint.best_epoch,
+        "best_metrics": checkpoint.best_metrics,
+        "history": checkpoint.history,
+    }
+    tmp_tensors = folder / (TENSORS_NAME + ".tmp")
+    tmp_state = folder / (STATE_NAME + ".tmp")
+    save_file(tensors, str(tmp_tensors))
+    tmp_state.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp_tensors, folder / TENSORS_NAME)
+    os.replace(tmp_state, folder / STATE_NAME)
+
+
+def _read_files(folder: Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    try:
+        meta = json.loads((folder / STATE_NAME).read_text())
+        tensors = load_file(str(folder / TENSORS_NAME))
+    except (OSError, ValueError, SafetensorError) as error:
+        problem = " ".join(str(error).split())[:200]
+        raise WeightsError(folder, f"cannot read the training checkpoint ({problem})") from error
+    version = meta.get("format_version") if isinstance(meta, dict) else None
+    if version != FORMAT_VERSION:
+        raise WeightsError(
+            folder / STATE_NAME, f"checkpoint format {version!r}, expected {FORMAT_VERSION}"
+        )
+    return meta, tensors
+
+
+def load_checkpoint(folder: Path) -> Checkpoint:
+    """Read the checkpoint in ``folder``.
+
+    Raises
+    ------
+    WeightsError
+        When a file is missing, unreadable, incomplete or of another format version.
+    """
+    folder = Path(folder)
+    meta, tensors = _read_files(folder)
+    try:
+        return Checkpoint(
+            epoch=int(meta["epoch"]),
+            step=int(meta["step"]),
+            model_state=_strip("model", tensors),
+            best_state=_strip("best", tensors),
+            optimizer_state=_unflatten_optimizer(tensors, meta["optimizer"]),
+            rng_state=_strip("rng", tensors),
+            best_epoch=meta.get("best_epoch"),
+            best_metrics=meta.get("best_metrics", {}),
+            history=meta.get("history", []),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise WeightsError(folder / STATE_NAME, f"incomplete checkpoint ({error!r})") from error

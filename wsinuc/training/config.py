@@ -1,0 +1,139 @@
+"""Frozen settings of a training run.
+
+Out-of-range values raise :class:`wsinuc.errors.OptionError` naming the
+matching ``wsinuc train`` option (``batch_size`` -> ``--batch-size``).
+
+:class:`TrainConfig` holds everything :func:`wsinuc.training.loop.train_model`
+needs besides the model and the data; :func:`wsinuc.training.cascade.train_cascade`
+passes one to each stage (overriding ``epochs`` and ``out_dir`` per stage).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wsinuc.errors import OptionError
+from wsinuc.training.augment import AugmentConfig
+
+SCHEDULES = ("cosine", "step", "constant")
+STAGE2_INPUTS = ("out-of-fold", "stage1-final")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run.
+
+    Attributes
+    ----------
+    epochs : int
+        Passes over the training patches.
+    batch_size : int
+        Patches per optimiser step.
+    lr : float
+        Peak learning rate of AdamW.
+    weight_decay : float
+        AdamW decoupled weight decay.
+    seed : int
+        Seeds model initialisation (torch) and, with the epoch number, the
+        patch order and augmentation of each epoch (numpy), so a resumed run
+        sees the same batches as an uninterrupted one.
+    device : str
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+    num_threads : int or None
+        ``torch.set_num_threads`` value for CPU work; None leaves torch's default.
+    patch_size : int
+        Side of the training patches and of the validation tiles (multiple of 32).
+    val_every : int
+        Validate (and select the best model) every this many epochs; the last
+        epoch is always validated.
+    out_dir : Path or None
+        Folder for ``log.csv``, ``checkpoint.safetensors``/``.json`` and
+        ``best.safetensors``; None writes nothing (tests, out-of-fold models).
+    max_steps_per_epoch : int or None
+        Cut each epoch short after this many steps (tests, smoke runs).
+    amp : bool
+        bf16 autocast on CUDA (ignored on CPU).
+    loader_threads : int
+        Threads preparing (augmenting) batches ahead of the optimiser; 0
+        prepares each batch in the training thread. Batches are identical
+        either way.
+    schedule : {"cosine", "step", "constant"}
+        Learning-rate schedule over all steps: cosine decay to 1% of ``lr``,
+        or x0.1 at 2/3 of the run, or constant.
+    warmup_steps : int
+        Linear warm-up steps before the schedule.
+    resume : bool
+        Continue from ``out_dir/checkpoint.*`` when present.
+    progress : bool
+        Show a rich progress bar.
+    augment : AugmentConfig
+        Training augmentation.
+    stage2_input : {"out-of-fold", "stage1-final"}
+        Where the stage-2 training inputs come from (see
+        :mod:`wsinuc.training.cascade`); unused by single-stage training.
+    distill_weight : float
+        Weight of the BCE term against teacher probabilities when the training
+        patches carry them (0 switches distillation off).
+    teacher : str or None
+        Bundled model name or weights path of a teacher (e.g. the paper-width
+        ``"cascade"``) whose probabilities the cascade-lite student also learns
+        from in :func:`wsinuc.training.protocol.train_cascade`; needs
+        ``distill_weight > 0``.
+    """
+
+    epochs: int = 30
+    batch_size: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    device: str = "auto"
+    num_threads: int | None = None
+    patch_size: int = 256
+    val_every: int = 1
+    out_dir: Path | None = None
+    max_steps_per_epoch: int | None = None
+    amp: bool = True
+    loader_threads: int = 2
+    schedule: str = "cosine"
+    warmup_steps: int = 0
+    resume: bool = False
+    progress: bool = True
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    stage2_input: str = "out-of-fold"
+    distill_weight: float = 0.0
+    teacher: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patch_size", "val_every"):
+            value = getattr(self, name)
+            _check(name, value, _is_count(value, 1), "a positive integer")
+        _check("patch_size", self.patch_size, self.patch_size % 32 == 0, "a multiple of 32")
+        _check("lr", self.lr, self.lr > 0, "> 0")
+        _check("weight_decay", self.weight_decay, self.weight_decay >= 0, ">= 0")
+        _check("schedule", self.schedule, self.schedule in SCHEDULES, f"one of {SCHEDULES}")
+        _check(
+            "stage2_input", self.stage2_input, self.stage2_input in STAGE2_INPUTS,
+            f"one of {STAGE2_INPUTS}",
+        )
+        for name in ("num_threads", "max_steps_per_epoch"):
+            value = getattr(self, name)
+            _check(name, value, value is None or _is_count(value, 1), "None or >= 1")
+        for name in ("loader_threads", "warmup_steps"):
+            _check(name, getattr(self, name), _is_count(getattr(self, name), 0), ">= 0")
+        weight = self.distill_weight
+        _check("distill_weight", weight, 0.0 <= weight <= 1.0, "in [0, 1]")
+        if self.teacher is not None:
+            _check("distill_weight", 0, self.distill_weight > 0, "> 0 when a teacher is given")
+        if self.out_dir is not None and not isinstance(self.out_dir, Path):
+            object.__setattr__(self, "out_dir", Path(self.out_dir))
+
+
+def _is_count(value: object, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _check(name: str, value: object, ok: bool, requirement: str) -> None:
+    """Raise :class:`OptionError` for option ``--name`` unless ``ok``."""
+    if not ok:
+        raise OptionError("--" + name.replace("_", "-"), f"must be {requirement}, got {value!r}")

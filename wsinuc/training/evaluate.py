@@ -1,0 +1,186 @@
+"""Predict training/validation images with a model under training and score them.
+
+Validation follows the benchmark, not the training crops: each whole image
+is padded to a multiple of the patch size, cut into patches, predicted,
+reassembled and cropped back to its original size (1000 x 1000 for
+MoNuSeg), then turned into instances with
+:func:`wsinuc.instances.probability_to_instances` and scored with AJI and
+object F1 -- AJI of patches would differ from AJI of the image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from wsinuc.instances import probability_to_instances
+from wsinuc.metrics import aggregated_jaccard_index, object_f1
+from wsinuc.training.data import ValidationSet, to_model_input
+from wsinuc.training.patches import cut_patches, pad_to_multiple, reassemble_patches
+
+LossFunction = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _validate_images(images: np.ndarray, probabilities: np.ndarray | None) -> None:
+    if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8:
+        raise ValueError(f"expected uint8 images (N, H, W, 3), got {images.dtype} {images.shape}")
+    if probabilities is not None and probabilities.shape != images.shape[:3]:
+        raise ValueError(
+            f"probabilities must have shape {images.shape[:3]}, got {probabilities.shape}"
+        )
+
+
+@torch.inference_mode()
+def predict_logits(
+    model: torch.nn.Module,
+    images: np.ndarray,
+    probabilities: np.ndarray | None = None,
+    *,
+    device: torch.device,
+    batch_size: int = 8,
+    amp: bool = True,
+) -> np.ndarray:
+    """Logits of equally sized patches, in batches, in eval mode.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps ``(N, 3 or 4, S, S)`` in [0, 1] to ``(N, 1, S, S)`` logits; left
+        in eval mode.
+    images : np.ndarray
+        uint8 ``(N, S, S, 3)``; S a multiple of the model stride.
+    probabilities : np.ndarray or None
+        float ``(N, S, S)`` 4th input channel (stage 2), or None.
+    device : torch.device
+        Where the model sits.
+    batch_size : int
+        Patches per forward pass.
+    amp : bool
+        bf16 autocast on CUDA.
+
+    Returns
+    -------
+    np.ndarray
+        float32 ``(N, S, S)`` logits.
+    """
+    _validate_images(images, probabilities)
+    model.eval()
+    out = np.empty(images.shape[:3], dtype=np.float32)
+    use_amp = amp and device.type == "cuda"
+    for start in range(0, len(images), batch_size):
+        stop = start + batch_size
+        extra = None if probabilities is None else probabilities[start:stop]
+        inputs = to_model_input(images[start:stop], extra).to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            logits = model(inputs)
+        out[start:stop] = logits.float()[:, 0].cpu().numpy()
+    return out
+
+
+def predict_image_logits(
+    model: torch.nn.Module,
+    image: np.ndarray,
+    probability: np.ndarray | None = None,
+    *,
+    patch_size: int,
+    device: torch.device,
+    batch_size: int = 8,
+    amp: bool = True,
+) -> np.ndarray:
+    """Logits of one whole image: pad, cut into patches, predict, reassemble, crop.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Segmentation model (see :func:`predict_logits`).
+    image : np.ndarray
+        uint8 ``(H, W, 3)``.
+    probability : np.ndarray or None
+        float ``(H, W)`` 4th input channel, or None.
+    patch_size : int
+        Tile side, the training patch size.
+    device : torch.device
+        Where the model sits.
+    batch_size : int
+        Patches per forward pass.
+    amp : bool
+        bf16 autocast on CUDA.
+
+    Returns
+    -------
+    np.ndarray
+        float32 ``(H, W)`` logits.
+    """
+    height, width = image.shape[:2]
+    padded = pad_to_multiple(image, patch_size, mode="reflect")
+    patches = cut_patches(padded, patch_size)
+    extra = None
+    if probability is not None:
+        extra = cut_patches(pad_to_multiple(probability, patch_size, mode="reflect"), patch_size)
+    logits = predict_logits(
+        model, patches, extra, device=device, batch_size=batch_size, amp=amp
+    )
+    return reassemble_patches(logits, padded.shape[:2])[:height, :width]
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function, float32."""
+    return (0.5 * (1.0 + np.tanh(0.5 * np.asarray(logits, dtype=np.float32)))).astype(np.float32)
+
+
+def validate_model(
+    model: torch.nn.Module,
+    val_data: ValidationSet,
+    loss_function: LossFunction,
+    *,
+    patch_size: int,
+    device: torch.device,
+    batch_size: int = 8,
+    amp: bool = True,
+) -> dict[str, float]:
+    """Score a model on whole validation images.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Model under training (put in eval mode).
+    val_data : ValidationSet
+        Whole images with instances, weight maps and (stage 2) probabilities.
+    loss_function : callable
+        ``(logits, target, weights) -> scalar`` on ``(1, 1, H, W)`` tensors.
+    patch_size : int
+        Tile side for prediction.
+    device : torch.device
+        Where the model sits.
+    batch_size : int
+        Patches per forward pass.
+    amp : bool
+        bf16 autocast on CUDA.
+
+    Returns
+    -------
+    dict
+        ``val_loss``, ``val_aji``, ``val_f1``: means over the images.
+    """
+    if len(val_data) == 0:
+        raise ValueError("val_data holds no images")
+    losses, ajis, f1s = [], [], []
+    for index, (image, instances) in enumerate(zip(val_data.images, val_data.instances)):
+        extra = None if val_data.probabilities is None else val_data.probabilities[index]
+        logits = predict_image_logits(
+            model, image, extra, patch_size=patch_size, device=device,
+            batch_size=batch_size, amp=amp,
+        )
+        target = torch.from_numpy((instances > 0).astype(np.float32))[None, None]
+        weights = torch.from_numpy(val_data.weights[index])[None, None]
+        losses.append(float(loss_function(torch.from_numpy(logits)[None, None], target, weights)))
+        predicted = probability_to_instances(sigmoid(logits))
+        ajis.append(aggregated_jaccard_index(instances, predicted))
+        f1s.append(object_f1(instances, predicted))
+    return {
+        "val_loss": float(np.mean(losses)),
+        "val_aji": float(np.mean(ajis)),
+        "val_f1": float(np.mean(f1s)),
+    }

@@ -1,0 +1,393 @@
+"""Train one network: AdamW, LR schedule, AMP, validation AJI, checkpoints, CSV log.
+
+:func:`train_model` is the only entry point. Each epoch it
+
+1. draws the shuffled, augmented batches of the epoch (:func:`epoch_batches`,
+   seeded by ``(seed, epoch)``),
+2. takes one AdamW step per batch with the learning rate of
+   :func:`wsinuc.training.schedule.learning_rate` (bf16 autocast on CUDA),
+3. every ``val_every`` epochs predicts the whole validation images and
+   scores AJI / object F1 (:func:`validate_model`), keeping the weights of the
+   best AJI in memory and in ``best.safetensors``,
+4. rewrites ``log.csv`` and the checkpoint (:mod:`wsinuc.training.checkpoint`).
+
+With ``resume=True`` a run restarts after the last completed epoch with the
+same weights, optimiser moments, step counter and random states, so on a
+deterministic device it ends with the same weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import nn
+
+from wsinuc.errors import OptionError
+from wsinuc.inference.predictor import resolve_device
+from wsinuc.models import WeightsError, save_weights
+from wsinuc.training.checkpoint import (
+    Checkpoint,
+    checkpoint_exists,
+    load_checkpoint,
+    save_checkpoint,
+)
+from wsinuc.training.config import TrainConfig
+from wsinuc.training.data import (
+    Batch,
+    PatchSet,
+    ValidationSet,
+    epoch_batches,
+    steps_per_epoch,
+    with_validation_probabilities,
+)
+from wsinuc.training.evaluate import LossFunction, predict_image_logits, sigmoid, validate_model
+from wsinuc.training.losses import soft_dice_loss, weighted_bce_with_logits
+from wsinuc.training.schedule import learning_rate
+
+logger = logging.getLogger(__name__)
+
+LOSSES = ("weighted_bce", "dice")
+LOG_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_aji", "val_f1", "lr", "seconds")
+LOG_NAME = "log.csv"
+BEST_NAME = "best.safetensors"
+MASKED_LOGIT = -1.0e4
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Outcome of :func:`train_model`; ``model`` holds the best weights.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        The trained model with the weights of ``best_epoch`` loaded.
+    best_epoch : int or None
+        1-based epoch with the best validation AJI (the last epoch without validation data).
+    best_metrics : dict
+        ``val_loss``, ``val_aji``, ``val_f1`` of the best epoch (empty without validation).
+    history : tuple of dict
+        One log row per epoch (the columns of :data:`LOG_COLUMNS`).
+    steps : int
+        Optimiser steps taken in total.
+    out_dir : Path or None
+        Folder with ``log.csv``, the checkpoint and ``best.safetensors``.
+    """
+
+    model: nn.Module
+    best_epoch: int | None
+    best_metrics: dict[str, float]
+    history: tuple[dict, ...]
+    steps: int
+    out_dir: Path | None
+
+
+@dataclass
+class _RunState:
+    """What changes during a run (local to one :func:`train_model` call)."""
+
+    epoch: int = 0
+    step: int = 0
+    best_state: dict[str, torch.Tensor] = field(default_factory=dict)
+    best_epoch: int | None = None
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+
+
+def loss_function(loss: str) -> LossFunction:
+    """``(logits, target, weights) -> scalar`` for ``"weighted_bce"`` or ``"dice"``."""
+    if loss == "weighted_bce":
+        return weighted_bce_with_logits
+    if loss == "dice":
+        return lambda logits, target, weights: soft_dice_loss(logits, target)
+    raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+
+
+def batch_loss(
+    logits: torch.Tensor, batch: Batch, loss: str, distill_weight: float
+) -> torch.Tensor:
+    """Training loss of one batch; padding pixels (``batch.valid == 0``) are ignored.
+
+    Weighted BCE multiplies the border weights by the valid mask; soft Dice
+    sees padding as confidently predicted background (logit -1e4, target 0),
+    which adds nothing to either Dice sum. With teacher probabilities and
+    ``distill_weight > 0`` the loss becomes ``(1 - w) * loss + w * BCE(teacher)``.
+    """
+    logits = logits.float()
+    if loss == "weighted_bce":
+        value = weighted_bce_with_logits(logits, batch.target, batch.weights * batch.valid)
+    else:
+        masked = logits.masked_fill(batch.valid == 0, MASKED_LOGIT)
+        value = loss_function(loss)(masked, batch.target, batch.weights)
+    if batch.teacher is not None and distill_weight > 0:
+        soft = F.binary_cross_entropy_with_logits(logits, batch.teacher, weight=batch.valid)
+        value = (1.0 - distill_weight) * value + distill_weight * soft
+    return value
+
+
+def _validate_training_inputs(
+    model: nn.Module, train_data: PatchSet, val_data: ValidationSet | None, loss: str
+) -> None:
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if len(train_data) == 0:
+        raise ValueError("train_data holds no patches")
+    channels = getattr(model, "in_channels", None)
+    expected = 3 if train_data.probabilities is None else 4
+    if channels is not None and channels != expected:
+        raise ValueError(
+            f"model takes {channels} input channels but the training patches give {expected} "
+            "(stage 2 needs train_data.probabilities, see wsinuc.training.cascade)"
+        )
+    if val_data is not None and len(val_data) == 0:
+        raise ValueError("val_data holds no images; pass None to train without validation")
+
+
+def _stage1_probabilities(
+    stage1: nn.Module, val_data: ValidationSet, config: TrainConfig, device: torch.device
+) -> ValidationSet:
+    stage1 = stage1.to(device)
+    maps = [
+        sigmoid(
+            predict_image_logits(
+                stage1, image, patch_size=config.patch_size, device=device,
+                batch_size=config.batch_size, amp=config.amp,
+            )
+        )
+        for image in val_data.images
+    ]
+    return with_validation_probabilities(val_data, maps)
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _start_state(
+    model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig, device: torch.device
+) -> _RunState:
+    """Fresh state, or the one in ``out_dir`` when resuming."""
+    out_dir = config.out_dir
+    has_checkpoint = out_dir is not None and checkpoint_exists(out_dir)
+    if has_checkpoint and not config.resume:
+        raise OptionError(
+            "--resume",
+            f"{out_dir} already holds a training checkpoint; resume or choose another folder",
+        )
+    if not has_checkpoint:
+        torch.manual_seed(config.seed)
+        return _RunState(best_state=_cpu_state(model))
+    saved = load_checkpoint(out_dir)
+    try:
+        model.load_state_dict(saved.model_state)
+        optimizer.load_state_dict(saved.optimizer_state)
+    except (RuntimeError, ValueError, KeyError) as error:
+        problem = " ".join(str(error).split())[:200]
+        message = f"the checkpoint does not fit this model ({problem})"
+        raise WeightsError(out_dir, message) from error
+    torch.set_rng_state(saved.rng_state["torch"])
+    if device.type == "cuda" and "cuda" in saved.rng_state:
+        torch.cuda.set_rng_state(saved.rng_state["cuda"], device)
+    logger.info("resuming %s after epoch %d (step %d)", out_dir, saved.epoch, saved.step)
+    return _RunState(
+        epoch=saved.epoch, step=saved.step, best_state=saved.best_state,
+        best_epoch=saved.best_epoch, best_metrics=dict(saved.best_metrics),
+        history=list(saved.history),
+    )
+
+
+def _run_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train_data: PatchSet,
+    config: TrainConfig,
+    state: _RunState,
+    loss: str,
+    progress: Progress,
+) -> tuple[float, float]:
+    """Train one epoch in place; return (mean training loss, last learning rate)."""
+    device = next(model.parameters()).device
+    n_steps = steps_per_epoch(len(train_data), config.batch_size, config.max_steps_per_epoch)
+    total = config.epochs * n_steps
+    use_amp = config.amp and device.type == "cuda"
+    batches = epoch_batches(
+        train_data, config.batch_size, seed=config.seed, epoch=state.epoch,
+        augment=config.augment, max_steps=config.max_steps_per_epoch,
+        threads=config.loader_threads,
+    )
+    model.train()
+    losses, lr = [], config.lr
+    description = f"epoch {state.epoch + 1}/{config.epochs}"
+    task = progress.add_task(description, total=n_steps, loss=math.nan)
+    for batch in batches:
+        lr = learning_rate(state.step, total, config)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = batch.to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            logits = model(batch.inputs)
+        value = batch_loss(logits, batch, loss, config.distill_weight)
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        optimizer.step()
+        state.step += 1
+        losses.append(float(value.detach()))
+        progress.update(task, advance=1, loss=losses[-1])
+    progress.remove_task(task)
+    return float(np.mean(losses)), lr
+
+
+def _should_validate(epoch: int, config: TrainConfig) -> bool:
+    return epoch % config.val_every == 0 or epoch == config.epochs
+
+
+def _update_best(model: nn.Module, state: _RunState, metrics: dict[str, float] | None) -> bool:
+    """Keep the current weights when they beat the best validation AJI; True if they did."""
+    if metrics is None:
+        improved = state.best_epoch is None or not state.best_metrics
+    else:
+        improved = state.best_epoch is None or metrics["val_aji"] > state.best_metrics.get(
+            "val_aji", -math.inf
+        )
+    if improved:
+        state.best_state = _cpu_state(model)
+        state.best_epoch = state.epoch
+        state.best_metrics = dict(metrics or {})
+    return improved
+
+
+def write_log(path: Path, rows: list[dict]) -> None:
+    """Write the log rows as CSV (columns :data:`LOG_COLUMNS`), replacing the file atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LOG_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if row.get(k) is None else row[k] for k in LOG_COLUMNS})
+    os.replace(tmp, path)
+
+
+def _save_outputs(
+    model: nn.Module, optimizer: torch.optim.Optimizer, state: _RunState, config: TrainConfig,
+    loss: str, improved: bool,
+) -> None:
+    out_dir = config.out_dir
+    if out_dir is None:
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = next(model.parameters()).device
+    write_log(out_dir / LOG_NAME, state.history)
+    if improved:
+        best = copy.deepcopy(model).cpu()
+        best.load_state_dict(state.best_state)
+        card = {"best_epoch": state.best_epoch, "metrics": state.best_metrics, "loss": loss,
+                "training": config_card(config)}
+        save_weights(best, out_dir / BEST_NAME, card)
+    save_checkpoint(out_dir, Checkpoint(
+        epoch=state.epoch, step=state.step, model_state=_cpu_state(model),
+        best_state=state.best_state, optimizer_state=optimizer.state_dict(),
+        rng_state=_rng_state(device), best_epoch=state.best_epoch,
+        best_metrics=state.best_metrics, history=state.history,
+    ))
+
+
+def config_card(config: TrainConfig) -> dict:
+    """The training settings as a JSON-serialisable dict (for weight cards)."""
+    values = dataclasses.asdict(config)
+    values["out_dir"] = None if config.out_dir is None else str(config.out_dir)
+    return values
+
+
+def _progress_bar(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn(),
+        disable=not enabled, transient=True,
+    )
+
+
+def train_model(
+    model: nn.Module,
+    train_data: PatchSet,
+    val_data: ValidationSet | None,
+    config: TrainConfig,
+    *,
+    loss: str = "weighted_bce",
+    stage1: nn.Module | None = None,
+) -> TrainResult:
+    """Train ``model`` on patches, select the epoch with the best validation AJI.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Network from :func:`wsinuc.models.create_model` (its init is seeded by
+        the caller); 3 input channels, or 4 when ``train_data.probabilities`` is set.
+    train_data : PatchSet
+        Training patches (with stage-1 probabilities for stage 2).
+    val_data : ValidationSet or None
+        Whole validation images; None trains without model selection (last epoch wins).
+    config : TrainConfig
+        Epochs, optimiser, device, output folder, resume flag...
+    loss : {"weighted_bce", "dice"}
+        Stage 1 uses border-weighted BCE, stage 2 soft Dice.
+    stage1 : torch.nn.Module or None
+        Frozen stage-1 network; when given and ``val_data`` has no
+        probabilities, its probabilities become the validation 4th channel.
+
+    Returns
+    -------
+    TrainResult
+        With ``model`` holding the best weights.
+    """
+    _validate_training_inputs(model, train_data, val_data, loss)
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    device = resolve_device(config.device)
+    model = model.to(device)
+    if stage1 is not None and val_data is not None and val_data.probabilities is None:
+        val_data = _stage1_probabilities(stage1, val_data, config, device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    state = _start_state(model, optimizer, config, device)
+    with _progress_bar(config.progress) as progress:
+        while state.epoch < config.epochs:
+            started = time.perf_counter()
+            train_loss, lr = _run_epoch(model, optimizer, train_data, config, state, loss, progress)
+            state.epoch += 1
+            metrics = None
+            if val_data is not None and _should_validate(state.epoch, config):
+                metrics = validate_model(
+                    model, val_data, loss_function(loss), patch_size=config.patch_size,
+                    device=device, batch_size=config.batch_size, amp=config.amp,
+                )
+            improved = _update_best(model, state, metrics)
+            state.history.append({
+                "epoch": state.epoch, "step": state.step, "train_loss": train_loss,
+                **(metrics or {}), "lr": lr, "seconds": round(time.perf_counter() - started, 3),
+            })
+            logger.info("epoch %d/%d: %s", state.epoch, config.epochs, state.history[-1])
+            _save_outputs(model, optimizer, state, config, loss, improved)
+    model.load_state_dict(state.best_state)
+    return TrainResult(
+        model=model, best_epoch=state.best_epoch, best_metrics=state.best_metrics,
+        history=tuple(state.history), steps=state.step, out_dir=config.out_dir,
+    )

@@ -1,0 +1,296 @@
+"""The paper's training protocol for the two-stage cascade, end to end.
+
+:func:`train_cascade` is what ``wsinuc train`` calls: TNBC pre-training of
+stage 1, MoNuSeg fine-tuning, out-of-fold stage-2 inputs
+(:mod:`wsinuc.training.cascade`), stage-2 training, and the weight files
+with their cards. Every training run has its own sub-folder of ``out_dir``
+(log, checkpoint, best weights), so ``TrainConfig(resume=True)`` continues an
+interrupted protocol where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from wsinuc import datasets
+from wsinuc.inference.predictor import resolve_device
+from wsinuc.errors import OptionError
+from wsinuc.models import PRESETS, load_model
+from wsinuc.training.cascade import (
+    ModelFactory,
+    assemble_cascade,
+    build_stage,
+    out_of_fold_probabilities,
+    predict_patch_probabilities,
+    stage_configs,
+    write_card,
+)
+from wsinuc.training.config import TrainConfig
+from wsinuc.training.data import (
+    PatchSet,
+    ValidationSet,
+    make_patch_set,
+    make_validation_set,
+    with_probabilities,
+    with_teacher,
+)
+from wsinuc.training.evaluate import validate_model
+from wsinuc.training.loop import TrainResult, config_card, loss_function, train_model
+
+VAL_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class ProtocolData:
+    """Everything the protocol trains and validates on, in memory.
+
+    Attributes
+    ----------
+    train : PatchSet
+        MoNuSeg training patches (80% of the training images, by patient).
+    val : ValidationSet
+        The other 20%, as whole images.
+    tnbc : PatchSet or None
+        TNBC patches for pre-training stage 1 (None when pre-training is skipped).
+    train_ids, val_ids : tuple of str
+        The patient-level split.
+    """
+
+    train: PatchSet
+    val: ValidationSet
+    tnbc: PatchSet | None
+    train_ids: tuple[str, ...]
+    val_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CascadeResult:
+    """Outcome of :func:`train_cascade`.
+
+    Attributes
+    ----------
+    cascade : torch.nn.Module
+        ``create_model(preset)`` with the trained stages.
+    weights_path : Path
+        ``<out_dir>/<preset>.safetensors`` (card beside it), loadable with
+        :func:`wsinuc.models.load_model`.
+    metrics : dict
+        Validation ``val_loss`` (soft Dice), ``val_aji``, ``val_f1`` of the cascade.
+    stage1, stage2 : TrainResult
+        The training runs of the final stages.
+    """
+
+    cascade: nn.Module
+    weights_path: Path
+    metrics: dict[str, float]
+    stage1: TrainResult
+    stage2: TrainResult
+
+
+def load_protocol_data(
+    data_root: Path, patch_size: int, seed: int, with_tnbc: bool
+) -> ProtocolData:
+    """Read MoNuSeg (and TNBC), split MoNuSeg 80/20 by patient, cut patches.
+
+    Parameters
+    ----------
+    data_root : Path
+        Folder holding ``monuseg/`` and ``tnbc/`` (see the data README).
+    patch_size : int
+        Patch side (256 in the paper).
+    seed : int
+        Seed of :func:`wsinuc.datasets.patient_split`.
+    with_tnbc : bool
+        Also load the TNBC images for pre-training.
+    """
+    monuseg, tnbc = Path(data_root) / "monuseg", Path(data_root) / "tnbc"
+    train_ids, val_ids = datasets.patient_split(
+        datasets.list_monuseg_ids(monuseg, "train"), val_fraction=VAL_FRACTION, seed=seed
+    )
+    train = [datasets.load_monuseg_image(monuseg, "train", i) for i in train_ids]
+    val = [datasets.load_monuseg_image(monuseg, "train", i) for i in val_ids]
+    tnbc_patches = None
+    if with_tnbc:
+        images = [datasets.load_tnbc_image(tnbc, i) for i in datasets.list_tnbc_ids(tnbc)]
+        tnbc_patches = make_patch_set(images, patch_size)
+    return ProtocolData(
+        train=make_patch_set(train, patch_size),
+        val=make_validation_set(val),
+        tnbc=tnbc_patches,
+        train_ids=tuple(train_ids),
+        val_ids=tuple(val_ids),
+    )
+
+
+def _attach_teacher(data: ProtocolData, config: TrainConfig) -> ProtocolData:
+    """Step 1b: the teacher's probabilities on the MoNuSeg patches (distillation targets)."""
+    if config.teacher is None:
+        return data
+    teacher = load_model(config.teacher, resolve_device(config.device))
+    probabilities = predict_patch_probabilities(teacher, data.train, config)
+    return dataclasses.replace(data, train=with_teacher(data.train, probabilities))
+
+
+def _stage_config(config: TrainConfig, out_dir: Path, name: str, epochs: int) -> TrainConfig:
+    return dataclasses.replace(config, epochs=epochs, out_dir=out_dir / name)
+
+
+def _pretrained_stage1(
+    data: ProtocolData, stage1_config: dict, config: TrainConfig, out_dir: Path, epochs: int
+) -> dict[str, torch.Tensor] | None:
+    """Step 2: stage 1 trained on TNBC; its weights start every MoNuSeg stage-1 run."""
+    if data.tnbc is None or epochs == 0:
+        return None
+    result = train_model(
+        build_stage(stage1_config, config.seed), data.tnbc, data.val,
+        _stage_config(config, out_dir, "stage1_tnbc", epochs), loss="weighted_bce",
+    )
+    return {k: v.detach().cpu().clone() for k, v in result.model.state_dict().items()}
+
+
+def _stage2_inputs(
+    data: ProtocolData,
+    make_stage1: ModelFactory,
+    final_stage1: nn.Module,
+    fold_config: TrainConfig,
+    folds: int,
+) -> tuple[np.ndarray, dict]:
+    """Step 4: stage-1 probabilities of the training patches (out-of-fold or final).
+
+    ``fold_config`` trains each fold model (same epochs as the final stage 1).
+    """
+    if fold_config.stage2_input == "stage1-final":
+        return predict_patch_probabilities(final_stage1, data.train, fold_config), {}
+    oof = out_of_fold_probabilities(make_stage1, data.train, data.val, fold_config, folds=folds)
+    fold_metrics = list(oof.fold_metrics)
+    return oof.probabilities, {"fold_of_image": oof.fold_of_image, "fold_metrics": fold_metrics}
+
+
+def _device_name(config: TrainConfig) -> str:
+    device = resolve_device(config.device)
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+
+
+def train_cascade(
+    data_root: str | Path,
+    out_dir: str | Path,
+    preset: str = "cascade-lite",
+    config: TrainConfig | None = None,
+    *,
+    pretrain_tnbc_epochs: int = 10,
+    finetune_epochs: int = 30,
+    folds: int = 3,
+) -> CascadeResult:
+    """Train a cascade with the paper's protocol and write its weights and cards.
+
+    1. Load MoNuSeg train, split it 80/20 by patient (``config.seed``), cut
+       256-px patches with cached border weight maps; load TNBC. With
+       ``config.teacher`` (distillation), attach the teacher's probabilities to
+       the MoNuSeg patches; every MoNuSeg run then mixes in BCE against them.
+    2. Pre-train stage 1 on TNBC (weighted BCE; skipped when ``pretrain_tnbc_epochs == 0``).
+    3. Fine-tune stage 1 on the MoNuSeg patches -> the final stage 1.
+    4. Stage-2 training inputs: out-of-fold stage-1 probabilities (K = ``folds``
+       fold models, each fine-tuned from the TNBC weights), or the final stage
+       1's own predictions when ``config.stage2_input == "stage1-final"``.
+    5. Train stage 2 (soft Dice) on RGB + probability; its validation input is
+       the final stage 1's probability, as at inference.
+    6. Assemble ``create_model(preset)``, score it on the validation images and
+       write ``stage1``, ``stage2`` and ``<preset>`` weights + JSON cards.
+
+    Parameters
+    ----------
+    data_root : str or Path
+        Folder with ``monuseg/`` and ``tnbc/``.
+    out_dir : str or Path
+        Run folder; one sub-folder per training run (log, checkpoint, best weights).
+    preset : str
+        Cascade preset of :data:`wsinuc.models.PRESETS` (``"cascade-lite"`` or ``"cascade"``).
+    config : TrainConfig, optional
+        Shared training settings; ``epochs`` and ``out_dir`` are set per stage.
+        ``config.resume`` resumes every stage from its own checkpoint.
+    pretrain_tnbc_epochs, finetune_epochs : int
+        Epochs of step 2, and of steps 3, 4 (each fold model) and 5.
+    folds : int
+        K of the out-of-fold stage-2 inputs (>= 2).
+
+    Returns
+    -------
+    CascadeResult
+    """
+    config = config or TrainConfig()
+    _validate_protocol(preset, pretrain_tnbc_epochs, finetune_epochs, folds, config)
+    out_dir = Path(out_dir)
+    stage1_config, stage2_config = stage_configs(preset)
+    with_tnbc = pretrain_tnbc_epochs > 0
+    data = load_protocol_data(Path(data_root), config.patch_size, config.seed, with_tnbc)
+    data = _attach_teacher(data, config)
+    pretrained = _pretrained_stage1(data, stage1_config, config, out_dir, pretrain_tnbc_epochs)
+
+    def make_stage1() -> nn.Module:
+        return build_stage(stage1_config, config.seed, pretrained)
+
+    stage1 = train_model(
+        make_stage1(), data.train, data.val,
+        _stage_config(config, out_dir, "stage1", finetune_epochs), loss="weighted_bce",
+    )
+    fold_config = _stage_config(config, out_dir, "stage1_oof", finetune_epochs)
+    probabilities, oof_card = _stage2_inputs(data, make_stage1, stage1.model, fold_config, folds)
+    stage2 = train_model(
+        build_stage(stage2_config, config.seed), with_probabilities(data.train, probabilities),
+        data.val, _stage_config(config, out_dir, "stage2", finetune_epochs),
+        loss="dice", stage1=stage1.model,
+    )
+    device = next(stage2.model.parameters()).device
+    cascade_model = assemble_cascade(preset, stage1.model, stage2.model).to(device)
+    metrics = validate_model(
+        cascade_model, data.val, loss_function("dice"), patch_size=config.patch_size,
+        device=device, batch_size=config.batch_size, amp=config.amp,
+    )
+    card = _protocol_card(data, config, (pretrain_tnbc_epochs, finetune_epochs, folds), oof_card)
+    write_card(stage1.model, out_dir / "stage1", {**card, "metrics": stage1.best_metrics})
+    write_card(stage2.model, out_dir / "stage2", {**card, "metrics": stage2.best_metrics})
+    write_card(cascade_model, out_dir / preset, {**card, "name": preset, "metrics": metrics})
+    return CascadeResult(cascade_model, out_dir / f"{preset}.safetensors", metrics, stage1, stage2)
+
+
+def _validate_protocol(
+    preset: str, pretrain_epochs: int, finetune_epochs: int, folds: int, config: TrainConfig
+) -> None:
+    if preset not in PRESETS:
+        raise OptionError("--preset", f"must be one of {sorted(PRESETS)}, got {preset!r}")
+    if pretrain_epochs < 0:
+        raise OptionError("--pretrain-tnbc-epochs", f"must be >= 0, got {pretrain_epochs}")
+    if finetune_epochs < 1:
+        raise OptionError("--finetune-epochs", f"must be >= 1, got {finetune_epochs}")
+    if config.stage2_input == "out-of-fold" and (int(folds) != folds or folds < 2):
+        raise OptionError("--folds", f"must be an integer >= 2, got {folds!r}")
+
+
+def _protocol_card(
+    data: ProtocolData, config: TrainConfig, epochs: tuple[int, int, int], oof_card: dict
+) -> dict:
+    pretrain, finetune, folds = epochs
+    return {
+        "training_data": {
+            "pretraining": None if data.tnbc is None else (
+                f"TNBC (Naylor et al. 2018), {len(set(data.tnbc.image_ids))} tiles"
+            ),
+            "finetuning": "MoNuSeg 2018 training tiles (patient-level 80/20 split)",
+            "patches": len(data.train),
+            "patch_size": config.patch_size,
+        },
+        "split": {"seed": config.seed, "val_fraction": VAL_FRACTION,
+                  "train_ids": list(data.train_ids), "val_ids": list(data.val_ids)},
+        "epochs": {"pretrain_tnbc": pretrain, "finetune": finetune, "stage2": finetune},
+        "stage2_input": config.stage2_input,
+        "folds": folds if config.stage2_input == "out-of-fold" else None,
+        **oof_card,
+        "device": _device_name(config),
+        "training": config_card(config),
+    }

@@ -1,0 +1,42 @@
+"""Output writers: QuPath GeoJSON, OME-Zarr labels, measurement tables, QC overlay.
+
+Every writer is opened once by the caller (the pipeline) and writes to a
+temporary name that becomes the final name only when the output is complete
+(see :mod:`wsinuc.writers.atomic`).
+"""
+
+from wsinuc.writers.atomic import (
+    OutputError,
+    atomic_dir,
+    atomic_file,
+    check_free_space,
+    disk_full_guard,
+)
+from wsinuc.writers.geojson import (
+    GeoJSONWriter,
+    feature_id,
+    label_id_from_feature_id,
+    prepare_polygon,
+    validate_qupath_feature,
+)
+from wsinuc.writers.overlay import draw_overlay, save_png
+from wsinuc.writers.table import TableWriter, measurement_columns
+from wsinuc.writers.zarr_labels import LabelsZarrWriter
+
+__all__ = [
+    "GeoJSONWriter",
+    "LabelsZarrWriter",
+    "OutputError",
+    "TableWriter",
+    "atomic_dir",
+    "atomic_file",
+    "check_free_space",
+    "disk_full_guard",
+    "draw_overlay",
+    "feature_id",
+    "label_id_from_feature_id",
+    "measurement_columns",
+    "prepare_polygon",
+    "save_png",
+    "validate_qupath_feature",
+]
