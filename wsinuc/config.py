@@ -26,8 +26,9 @@ class TilingConfig:
     chunk_size : int
         Side of each chunk's core, in level-0 pixels; also the zarr chunk side.
     halo : int
-        Context added around each core, in level-0 pixels. Must exceed the
-        model's useful receptive field plus the largest nucleus diameter.
+        Context added around each core, in level-0 pixels. It should exceed
+        the model's useful receptive field plus the largest nucleus diameter;
+        objects wider than the halo are dropped as not single nuclei.
     tissue : bool
         Skip chunks with no tissue in the thumbnail-based tissue mask.
     region : tuple of int or None
@@ -44,8 +45,8 @@ class TilingConfig:
             raise OptionError("--chunk-size", f"must be in [64, 16384], got {self.chunk_size}")
         if self.chunk_size % 32:
             raise OptionError("--chunk-size", f"must be a multiple of 32, got {self.chunk_size}")
-        if not 0 <= self.halo <= self.chunk_size:
-            raise OptionError("--halo", f"must be in [0, chunk size {self.chunk_size}], got {self.halo}")
+        if not 8 <= self.halo <= self.chunk_size:
+            raise OptionError("--halo", f"must be in [8, chunk size {self.chunk_size}], got {self.halo}")
         if self.region is not None:
             if len(self.region) != 4 or self.region[2] <= 0 or self.region[3] <= 0:
                 raise OptionError("--region", f"expected X,Y,W,H with W, H > 0, got {self.region}")
@@ -120,10 +121,15 @@ class OutputConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Execution on Dask: ``threads``, ``processes`` or a scheduler address."""
+    """Execution on Dask: ``threads``, ``processes`` or a scheduler address.
+
+    ``workers=0`` means automatic: 4 threads on CUDA (reading and
+    post-processing of some chunks overlap the inference of others), 1 on CPU
+    (where torch already uses every core).
+    """
 
     scheduler: str = "threads"
-    workers: int = 1
+    workers: int = 0
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -131,8 +137,8 @@ class RunConfig:
             raise OptionError(
                 "--scheduler", f"use threads, processes or a tcp://host:port address, got {self.scheduler!r}"
             )
-        if not 1 <= self.workers <= 256:
-            raise OptionError("--workers", f"must be in [1, 256], got {self.workers}")
+        if not 0 <= self.workers <= 256:
+            raise OptionError("--workers", f"must be in [0 (auto), 256], got {self.workers}")
 
 
 @dataclass(frozen=True)

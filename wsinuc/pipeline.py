@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from wsinuc import __version__
-from wsinuc.config import SegmentConfig
+from wsinuc.config import RunConfig, SegmentConfig
 from wsinuc.errors import OptionError, WsinucError
 from wsinuc.inference.chunk import ChunkContext, chunk_file, run_chunk
 from wsinuc.inference.graph import dask_client, run_tasks
 from wsinuc.inference.model_cache import load_card_and_model, resolve_model_name
+from wsinuc.inference.predictor import resolve_device
 from wsinuc.outputs import build_lookup, iter_chunk_nuclei, write_label_chunks, write_vector_outputs
 from wsinuc.slide import open_slide, require_mpp, tissue_mask
 from wsinuc.tiling import Box, Tile, plan_tiles, select_tiles
@@ -88,7 +89,7 @@ def segment_slide(
     pending = _prepare_out_dir(plan, config)
     reporter.start(Path(slide_path), len(plan.tiles), len(plan.tiles) - len(pending))
     pass1 = time.perf_counter()
-    with dask_client(config.run) as client:
+    with dask_client(_resolve_workers(config.run, plan.context.device)) as client:
         summaries = run_tasks(client, run_chunk, plan.context, pending, reporter.advance)
     reporter.stop()
     pass1 = time.perf_counter() - pass1
@@ -100,6 +101,12 @@ def segment_slide(
         json.dump(record, handle, indent=2, default=str)
     shutil.rmtree(plan.out_dir / WORK_DIR, ignore_errors=True)
     return record
+
+
+def _resolve_workers(run: RunConfig, device: str) -> RunConfig:
+    if run.workers:
+        return run
+    return replace(run, workers=4 if resolve_device(device).type == "cuda" else 1)
 
 
 def _plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan:
@@ -248,6 +255,10 @@ def _write_overlay(plan: RunPlan, zarr_path: Path, path: Path) -> None:
 
 
 def _run_record(plan: RunPlan, config: SegmentConfig, summaries: list, counts: dict, walls) -> dict:
+    too_large = sum(summary.get("too_large", 0) for summary in summaries)
+    if too_large:
+        log.warning("%d objects wider than --halo=%d px were dropped as not single nuclei; "
+                    "raise --halo to keep them", too_large, config.tiling.halo)
     stages: dict[str, float] = {}
     for summary in summaries:
         for stage, seconds in summary["seconds"].items():
@@ -262,7 +273,8 @@ def _run_record(plan: RunPlan, config: SegmentConfig, summaries: list, counts: d
         "weights_sha256": plan.card.get("sha256"),
         "working_mpp": plan.context.level0_mpp / plan.context.scale,
         "config": config.to_dict(),
-        "counts": counts | {"chunks_run_now": len(summaries), "megapixels": megapixels},
+        "counts": counts | {"chunks_run_now": len(summaries), "megapixels": megapixels,
+                            "objects_wider_than_halo_dropped": too_large},
         "timings_s": {"pass1_chunks": walls[0], "pass2_outputs": walls[1], "total": walls[2],
                       "stage_sums": stages},
         "outputs": _output_names(config),

@@ -97,3 +97,13 @@ def test_console_script_exits_2_without_traceback(tmp_path):
     assert completed.returncode == 2
     assert completed.stderr.strip().count("\n") == 0
     assert "missing.ndpi" in completed.stderr and "Traceback" not in completed.stderr
+
+
+def test_train_rejects_bad_options_in_one_line(tmp_path):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--batch-size", "0"])
+    _one_line_error(result, "--batch-size")
+
+
+def test_train_names_a_missing_data_folder(tmp_path):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
+    _one_line_error(result, "nowhere")

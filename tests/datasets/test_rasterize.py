@@ -123,7 +123,8 @@ def test_seven_hundred_polygons_rasterise_in_well_under_a_second():
     angles = np.linspace(0, 2 * np.pi, 40, endpoint=False)
     centres = rng.uniform(10, 990, (700, 2))
     radii = rng.uniform(4, 12, (700, 1))
-    polygons = [c + r * np.stack([np.cos(angles), np.sin(angles)], 1) for c, r in zip(centres, radii)]
+    circle = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    polygons = [c + r * circle for c, r in zip(centres, radii, strict=True)]
     rasterize_polygons(polygons[:10], (1000, 1000))
     start = time.perf_counter()
     labels = rasterize_polygons(polygons, (1000, 1000))

@@ -123,8 +123,14 @@ def test_region_limits_the_chunks(tmp_path, small_slide, colour_model):
     assert record["counts"]["chunks"] == 1
 
 
-def test_halo_smaller_than_a_nucleus_names_the_option(tmp_path, small_slide, colour_model):
-    config = _config(colour_model, 256, outputs=("table",))
-    config = replace(config, tiling=replace(config.tiling, halo=0))
-    with pytest.raises(OptionError, match="halo"):
-        segment_slide(small_slide, tmp_path, config)
+def test_objects_wider_than_the_halo_are_dropped_and_counted(tmp_path, small_slide, colour_model):
+    from scipy import ndimage
+
+    config = _config(colour_model, 256, outputs=("zarr",))
+    config = replace(config, tiling=replace(config.tiling, halo=32))
+    record = segment_slide(small_slide, tmp_path, config)
+    labels = read_labels(tmp_path / small_slide.stem / "labels.ome.zarr")
+    extents = [max(b[0].stop - b[0].start, b[1].stop - b[1].start)
+               for b in ndimage.find_objects(labels) if b is not None]
+    assert record["counts"]["objects_wider_than_halo_dropped"] > 0
+    assert extents and max(extents) <= 32

@@ -117,7 +117,7 @@ def segment(
     table_format: Annotated[str, typer.Option(help="parquet or csv.")] = "parquet",
     postprocess: Annotated[str, typer.Option(help="opening (paper) or watershed.")] = "opening",
     scheduler: Annotated[str, typer.Option(help="threads, processes or a dask scheduler address (tcp://host:port).")] = "threads",
-    workers: Annotated[int, typer.Option(help="Worker threads or processes.")] = 1,
+    workers: Annotated[int, typer.Option(help="Worker threads or processes (0 = auto: 4 on GPU, 1 on CPU).")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run, skipping finished chunks.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -140,6 +140,87 @@ def segment(
         seconds = record["timings_s"]["total"]
         console.print(f"{slide}: {record['counts']['nuclei']} nuclei in {seconds:.1f} s -> {where}/")
     console.print("Open in QuPath: drag the slide in, then drag nuclei.geojson onto it (File > Import objects).")
+
+
+@app.command()
+@reports_errors
+def train(
+    data: Annotated[Optional[Path], typer.Option(help="Folder with monuseg/ and tnbc/ (default: $WSINUC_DATA or ../shared/data).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (logs, checkpoints, weights).")] = Path("training-runs"),
+    preset: Annotated[str, typer.Option(help="cascade (paper widths) or cascade-lite.")] = "cascade-lite",
+    pretrain_epochs: Annotated[int, typer.Option(help="Stage-1 pre-training epochs on TNBC (0 skips).")] = 10,
+    epochs: Annotated[int, typer.Option(help="MoNuSeg epochs of each stage (and of each fold model).")] = 30,
+    folds: Annotated[int, typer.Option(help="Folds for out-of-fold stage-1 inputs of stage 2.")] = 3,
+    stage2_input: Annotated[str, typer.Option(help="out-of-fold or stage1-final.")] = "out-of-fold",
+    batch_size: Annotated[int, typer.Option(help="Patches per step.")] = 8,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 1e-3,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split, initialisation and augmentation.")] = 0,
+    teacher: Annotated[Optional[str], typer.Option(help="Distil from this model (bundled name or weights path).")] = None,
+    distill_weight: Annotated[float, typer.Option(help="Weight of the distillation loss (with --teacher).")] = 0.0,
+    max_steps: Annotated[Optional[int], typer.Option(help="Cap steps per epoch (smoke runs).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoints in --out.")] = False,
+) -> None:
+    """Train the cascade with the paper's protocol: TNBC pre-training, MoNuSeg fine-tuning."""
+    from wsinuc.datasets import default_data_root
+    from wsinuc.training.config import TrainConfig
+    from wsinuc.training.protocol import train_cascade
+
+    config = TrainConfig(
+        batch_size=batch_size, lr=lr, device=device, num_threads=threads, seed=seed,
+        max_steps_per_epoch=max_steps, resume=resume, stage2_input=stage2_input,
+        teacher=teacher, distill_weight=distill_weight,
+    )
+    result = train_cascade(
+        data or default_data_root(), out, preset, config,
+        pretrain_tnbc_epochs=pretrain_epochs, finetune_epochs=epochs, folds=folds,
+    )
+    console.print(f"weights: {result.weights_path}")
+    console.print(json.dumps(result.metrics, indent=2, default=str))
+
+
+benchmark_app = typer.Typer(help="Accuracy and speed benchmarks.", no_args_is_help=True)
+app.add_typer(benchmark_app, name="benchmark")
+
+
+@benchmark_app.command("monuseg")
+@reports_errors
+def benchmark_monuseg(
+    data: Annotated[Path, typer.Argument(help="The MoNuSeg folder (train/, test/).")],
+    models: Annotated[str, typer.Option(help="Comma list of bundled names or weights paths; 'all' = every bundled model.")] = "all",
+    split: Annotated[str, typer.Option(help="test, train or val.")] = "test",
+    protocol: Annotated[str, typer.Option(help="engine (chunks with halo, as segment) or paper (16 tiles of 256, no halo).")] = "engine",
+    postprocess: Annotated[str, typer.Option(help="opening (paper) or watershed.")] = "opening",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for CSV, summary and figures.")] = Path("results/monuseg"),
+    figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write a TP/FP/FN figure per image.")] = True,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N images (smoke runs).")] = None,
+) -> None:
+    """MoNuSeg AJI / AJI+ / PQ / F1 / Dice through the same engine as `segment`, beside the paper's Table I."""
+    from wsinuc.benchmark.monuseg import MonusegConfig, evaluate_model, summarise
+    from wsinuc.benchmark.report import save_match_figure, summary_markdown, write_rows_csv, write_summary
+    from wsinuc.datasets import require_dir
+    from wsinuc.models import list_bundled_weights
+
+    require_dir(data / "test" / "images", "MoNuSeg test images")
+    config = MonusegConfig(split=split, protocol=protocol, device=device, postprocess=postprocess, limit=limit)
+    names = list_bundled_weights() if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
+    if not names:
+        raise OptionError("--models", "no bundled weights found; pass weights paths")
+
+    def on_image(result: dict) -> None:
+        console.print(f"{result['model']} {result['image_id']}: AJI {result['aji']:.3f}  F1 {result['f1']:.3f}")
+        if figures:
+            sample = result["sample"]
+            path = out / "figures" / f"{Path(result['model']).name}_{sample.image_id}.png"
+            save_match_figure(path, sample.image, sample.instances, result["labels"])
+
+    rows = [row for name in names for row in evaluate_model(data, name, config, on_image)]
+    summary = summarise(rows)
+    write_rows_csv(out / "per_image.csv", rows)
+    write_summary(out, summary, {"split": split, "protocol": protocol, "postprocess": postprocess, "models": names})
+    console.print(summary_markdown(summary, f"MoNuSeg {split} ({protocol} protocol)"))
 
 
 def main() -> None:

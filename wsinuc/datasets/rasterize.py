@@ -21,6 +21,13 @@ The rule for one polygon:
 
 For integer vertices this means: a rectangle with corners ``(x0, y0)`` and
 ``(x1, y1)`` covers columns ``x0 .. x1-1`` and rows ``y0 .. y1-1``.
+
+Why this rule: against the 13 training PNGs (mean over nuclei of the best
+IoU with any rasterised nucleus), this rule with "first polygon keeps
+overlaps" scores 1.000 (identical pixels); the same with "last polygon
+wins" 0.980; ``skimage.draw.polygon`` on the vertices as written 0.832,
+shifted by -0.5 px 0.909, by -1 px 0.961; PIL ``ImageDraw.polygon`` 0.874;
+``cv2.fillPoly`` 0.82-0.87.
 """
 
 from __future__ import annotations
@@ -155,9 +162,10 @@ def _staircase_steps(
 
     Returns ``(x, y, segment)``: ``x`` and ``y`` are ``(steps, 2)``, the
     fine-grid coordinates before and after each step, and ``segment`` the
-    line ``i`` each step belongs to (ascending). A line runs along its longer axis (x on ties) from
-    its lower end, rounding the other coordinate exactly (halves away from
-    zero), so an edge gives the same steps whichever way it is traced.
+    line ``i`` each step belongs to (ascending). A line runs along its
+    longer axis (x on ties) from its lower end, rounding the other
+    coordinate exactly (halves away from zero), so an edge gives the same
+    steps whichever way it is traced.
     """
     delta = end - start
     along_x = np.abs(delta[:, 0]) >= np.abs(delta[:, 1])
@@ -173,8 +181,8 @@ def _staircase_steps(
     step = np.stack([step, step + 1], axis=1)
     run = length[segment][:, None]
     along = origin[segment, major[segment]][:, None] + step
-    across_numerator = origin[segment, 1 - major[segment]][:, None] * run + rise[segment][:, None] * step
-    across = _divide_round(across_numerator, run)
+    across_start = origin[segment, 1 - major[segment]][:, None]
+    across = _divide_round(across_start * run + rise[segment][:, None] * step, run)
     horizontal = along_x[segment][:, None]
     return np.where(horizontal, along, across), np.where(horizontal, across, along), segment
 
@@ -194,7 +202,9 @@ def _validate_shape(shape: tuple[int, int]) -> tuple[int, int]:
 def _validate_vertices(vertices: np.ndarray, index: int) -> np.ndarray:
     array = np.asarray(vertices, dtype=np.float64)
     if array.ndim != 2 or array.shape[1] != 2:
-        raise ValueError(f"polygon {index} must be an (n, 2) array of (x, y), got shape {array.shape}")
+        raise ValueError(
+            f"polygon {index} must be an (n, 2) array of (x, y), got shape {array.shape}"
+        )
     if not np.isfinite(array).all():
         raise ValueError(f"polygon {index} has non-finite vertices")
     return array

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 from skimage.transform import resize
 
 from wsinuc.errors import OptionError
@@ -93,7 +94,7 @@ def run_chunk(context: ChunkContext, tile: Tile) -> dict:
     seconds["read"], clock = _lap(clock)
     prob = _predict(context, block)
     seconds["inference"], clock = _lap(clock)
-    labels = _instances(context, prob)
+    labels, too_large = drop_larger_than(_instances(context, prob), tile.halo)
     owned = _own(labels, tile)
     seconds["postprocess"], clock = _lap(clock)
     offset = (tile.valid_box.x0, tile.valid_box.y0)
@@ -104,7 +105,7 @@ def run_chunk(context: ChunkContext, tile: Tile) -> dict:
     _write_chunk(chunk_file(context.work_dir, tile), owned, polygons, table)
     seconds["write"], _ = _lap(clock)
     core_height, core_width = tile.core_box.shape
-    return {"index": tile.index, "count": len(owned), "seconds": seconds,
+    return {"index": tile.index, "count": len(owned), "too_large": too_large, "seconds": seconds,
             "megapixels": core_height * core_width / 1e6}
 
 
@@ -154,6 +155,30 @@ def _instances(context: ChunkContext, prob: np.ndarray) -> np.ndarray:
     if context.postprocess == "watershed":
         return watershed_instances(prob, threshold=context.threshold, kernel_size=kernel)
     return probability_to_instances(prob, threshold=context.threshold, kernel_size=kernel)
+
+
+def drop_larger_than(labels: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+    """Remove objects whose bounding box is taller or wider than ``size`` pixels.
+
+    Such an object is not one nucleus (the halo is also the largest nucleus
+    diameter the engine accepts), and only objects no wider than the halo are
+    guaranteed to be seen whole by the chunk that owns them. The same rule
+    applies in every chunk, so the result does not depend on the chunk size.
+
+    Returns
+    -------
+    (ndarray, int)
+        The labels without those objects, and how many were removed (objects
+        cut by the read border count in every chunk that sees them).
+    """
+    boxes = ndimage.find_objects(labels)
+    large = [index + 1 for index, box in enumerate(boxes)
+             if box is not None and max(box[0].stop - box[0].start, box[1].stop - box[1].start) > size]
+    if not large:
+        return labels, 0
+    keep = np.ones(len(boxes) + 1, dtype=bool)
+    keep[large] = False
+    return np.where(keep[labels], labels, 0), len(large)
 
 
 def _own(labels: np.ndarray, tile: Tile):

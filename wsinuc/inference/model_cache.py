@@ -17,10 +17,17 @@ _LOCK = threading.Lock()
 
 
 def resolve_model_name(model: str, device: str) -> str:
-    """Turn ``auto`` into ``cascade`` on CUDA and ``cascade-lite`` on CPU."""
+    """Turn ``auto`` into ``cascade`` on CUDA and ``cascade-lite`` on CPU.
+
+    When the preferred model is not bundled, the other bundled cascade is used.
+    """
     if model != "auto":
         return model
-    return "cascade" if resolve_device(device).type == "cuda" else "cascade-lite"
+    preferred = ["cascade", "cascade-lite"]
+    if resolve_device(device).type != "cuda":
+        preferred.reverse()
+    bundled = list_bundled_weights()
+    return next((name for name in preferred if name in bundled), preferred[0])
 
 
 def weights_stem(model: str) -> Path:

@@ -1,0 +1,168 @@
+"""MoNuSeg evaluation as a special case of the whole-slide engine.
+
+Each 1000 x 1000 MoNuSeg tile is treated as a small slide. Two protocols:
+
+``engine``
+    The tile goes through :func:`wsinuc.pipeline.segment_slide` exactly as a
+    slide would (chunks with a halo, ownership, OME-Zarr labels), with
+    ``--mpp 0.25`` since the TIFFs carry a 72 dpi placeholder.
+``paper``
+    The paper's set-up: pad to 1024, predict 16 non-overlapping 256 x 256
+    tiles (no halo), stitch the probabilities, post-process the whole tile.
+
+Scores are computed against the XML ground truth with :mod:`wsinuc.metrics`
+and summarised as the mean over images (MoNuSeg ranks by mean per-image AJI).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
+from wsinuc.datasets import list_monuseg_ids, load_monuseg_image, patient_split
+from wsinuc.errors import OptionError
+from wsinuc.inference.model_cache import cached_predictor
+from wsinuc.instances import probability_to_instances, watershed_instances
+from wsinuc.metrics import evaluate_instances, mean_metrics
+from wsinuc.training.patches import cut_patches, pad_to_multiple, reassemble_patches
+
+MONUSEG_MPP = 0.25
+PROTOCOLS = ("engine", "paper")
+SPLITS = ("train", "val", "test")
+#: Test-set AJI / object F1 of Table I of the paper, by our model names.
+PAPER_TABLE = {
+    "attention_unet": {"aji": 0.67, "f1": 0.74},
+    "vgg16_unet": {"aji": 0.68, "f1": 0.76},
+    "unet": {"aji": 0.70, "f1": 0.79},
+    "cascade": {"aji": 0.72, "f1": 0.83},
+}
+
+
+@dataclass(frozen=True)
+class MonusegConfig:
+    """How to run the benchmark.
+
+    Attributes
+    ----------
+    split : str
+        ``test`` (14 images), ``train`` (the 80 % training part) or ``val``
+        (the 20 % validation part of the patient split, seed 0).
+    protocol : str
+        ``engine`` or ``paper`` (see the module docstring).
+    device : str
+        ``auto``, ``cpu`` or ``cuda[:N]``.
+    postprocess : str
+        ``opening`` (the paper) or ``watershed``.
+    chunk_size, halo : int
+        Chunk grid of the ``engine`` protocol, in pixels.
+    limit : int or None
+        Evaluate only the first ``limit`` images (smoke runs).
+    """
+
+    split: str = "test"
+    protocol: str = "engine"
+    device: str = "auto"
+    postprocess: str = "opening"
+    chunk_size: int = 512
+    halo: int = 128
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.split not in SPLITS:
+            raise OptionError("--split", f"must be one of {SPLITS}, got {self.split!r}")
+        if self.protocol not in PROTOCOLS:
+            raise OptionError("--protocol", f"must be one of {PROTOCOLS}, got {self.protocol!r}")
+        if self.limit is not None and self.limit < 1:
+            raise OptionError("--limit", f"must be >= 1, got {self.limit}")
+
+
+def split_ids(root: Path, split: str) -> list[str]:
+    """Image ids of ``split``; ``train``/``val`` follow the training split (seed 0)."""
+    if split == "test":
+        return list_monuseg_ids(root, "test")
+    train_ids, val_ids = patient_split(list_monuseg_ids(root, "train"), val_fraction=0.2, seed=0)
+    return list(train_ids if split == "train" else val_ids)
+
+
+def evaluate_model(
+    root: Path, model: str, config: MonusegConfig, on_image: Callable[[dict], None] | None = None
+) -> list[dict]:
+    """Score ``model`` on every image of the split; one row of metrics per image.
+
+    1. Load the image and its ground truth (XML when present, else PNG).
+    2. Predict instance labels with the chosen protocol.
+    3. Score with :func:`wsinuc.metrics.evaluate_instances`.
+    """
+    folder = "test" if config.split == "test" else "train"
+    ids = split_ids(root, config.split)[: config.limit]
+    rows = []
+    for image_id in ids:
+        sample = load_monuseg_image(root, folder, image_id)
+        path = root / folder / "images" / f"{image_id}.tif"
+        labels = predict_labels(path, sample.image, model, config)
+        row = {"model": model, "image_id": image_id, "organ": sample.organ or "",
+               "n_gt": int(len(np.unique(sample.instances)) - 1), "n_pred": int(len(np.unique(labels)) - 1)}
+        row |= evaluate_instances(sample.instances, labels.astype(np.int64))
+        rows.append(row)
+        if on_image is not None:
+            on_image(row | {"labels": labels, "sample": sample})
+    return rows
+
+
+def predict_labels(path: Path, image: np.ndarray, model: str, config: MonusegConfig) -> np.ndarray:
+    """Instance labels of one MoNuSeg tile under ``config.protocol``."""
+    if config.protocol == "paper":
+        return _paper_protocol(image, model, config)
+    return _engine_protocol(path, model, config)
+
+
+def _paper_protocol(image: np.ndarray, model: str, config: MonusegConfig) -> np.ndarray:
+    predictor = cached_predictor(model, config.device, 16)
+    padded = pad_to_multiple(image, 1024, mode="reflect")
+    prob = reassemble_patches(predictor.predict(cut_patches(padded, 256)), padded.shape[:2])
+    prob = prob[: image.shape[0], : image.shape[1]]
+    if config.postprocess == "watershed":
+        return watershed_instances(prob)
+    return probability_to_instances(prob)
+
+
+def _engine_protocol(path: Path, model: str, config: MonusegConfig) -> np.ndarray:
+    import zarr
+
+    from wsinuc.pipeline import segment_slide
+
+    segment = SegmentConfig(
+        tiling=TilingConfig(chunk_size=config.chunk_size, halo=config.halo, tissue=False),
+        inference=InferenceConfig(model=model, device=config.device, mpp=MONUSEG_MPP,
+                                  postprocess=config.postprocess),
+        output=OutputConfig(outputs=("zarr",)),
+        run=RunConfig(progress=False),
+    )
+    with tempfile.TemporaryDirectory(prefix="wsinuc-monuseg-") as tmp:
+        segment_slide(path, tmp, segment)
+        return zarr.open_group(Path(tmp) / path.stem / "labels.ome.zarr", mode="r")["0"][...]
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """Mean per-image metrics for each model, with the paper's numbers beside them."""
+    summary = []
+    for model in dict.fromkeys(row["model"] for row in rows):
+        mine = [row for row in rows if row["model"] == model]
+        means = mean_metrics([{k: v for k, v in r.items() if k not in ("n_gt", "n_pred")} for r in mine])
+        paper = PAPER_TABLE.get(_paper_key(model), {})
+        summary.append({"model": model, "images": len(mine), **means,
+                        "paper_aji": paper.get("aji"), "paper_f1": paper.get("f1")})
+    return summary
+
+
+def _paper_key(model: str) -> str:
+    name = Path(model).name
+    for key in ("attention_unet", "vgg16_unet", "cascade", "unet"):
+        if name.startswith(key):
+            return key
+    return name
