@@ -20,7 +20,7 @@ SAMPLE = Path(os.environ.get("WSINUC_DATA", "../shared/data")) / "slides" / "CMU
 def pick_slide() -> tuple[Path, list[str]]:
     """The slide to segment and the region options for it."""
     if SAMPLE.is_file():
-        return SAMPLE, ["--region", "700,1100,1024,1024", "--chunk-size", "512"]
+        return SAMPLE, ["--region", "1024,1536,1024,1024", "--chunk-size", "512"]
     from wsinuc.slide import write_synthetic_slide
 
     OUT.mkdir(exist_ok=True)

@@ -9,11 +9,11 @@ each written under a temporary name and renamed when complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -214,7 +214,7 @@ def _write_outputs(plan: RunPlan, config: SegmentConfig) -> dict:
     if "geojson" in names or "table" in names:
         geojson = GeoJSONWriter(out / names["geojson"]) if "geojson" in names else None
         table = TableWriter(out / names["table"]) if "table" in names else None
-        with _maybe(geojson), _maybe(table):
+        with geojson or nullcontext(), table or nullcontext():
             write_vector_outputs(iter_chunk_nuclei(work, tiles, lookup), geojson, table)
     if "zarr" in names or "overlay" in names:
         zarr_path = out / names.get("zarr", "labels.ome.zarr")
@@ -227,19 +227,6 @@ def _write_outputs(plan: RunPlan, config: SegmentConfig) -> dict:
         if "zarr" not in names:
             shutil.rmtree(zarr_path)
     return counts
-
-
-class _maybe:
-    """Enter a context manager that may be None."""
-
-    def __init__(self, manager) -> None:
-        self.manager = manager
-
-    def __enter__(self):
-        return self.manager.__enter__() if self.manager is not None else None
-
-    def __exit__(self, *exc) -> bool:
-        return bool(self.manager.__exit__(*exc)) if self.manager is not None else False
 
 
 def _write_overlay(plan: RunPlan, zarr_path: Path, path: Path) -> None:

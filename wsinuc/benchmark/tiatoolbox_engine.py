@@ -31,6 +31,9 @@ from tiatoolbox.models.engine.semantic_segmentor import SemanticSegmentor
 from tiatoolbox.models.models_abc import ModelABC
 
 from wsinuc.inference import Predictor, resolve_device
+from wsinuc.inference.chunk import drop_larger_than
+from wsinuc.instances import probability_to_instances
+from wsinuc.metrics import match_instances
 
 log = logging.getLogger(__name__)
 
@@ -204,3 +207,80 @@ def run_tiatoolbox(
 def _tia_device(device: str) -> str:
     """Device string for TIAToolbox (``auto`` resolved)."""
     return str(resolve_device(device))
+
+
+def agreement_with_labels(
+    labels, probabilities, *, threshold: float = 0.5, kernel_size: int = 5, max_size: int = 128,
+    block: int = 4096, iou: float = 0.5,
+) -> dict:
+    """Match nuclei from a probability map against a label image, block by block.
+
+    The probability map goes through the same post-processing as a wsinuc
+    chunk (:func:`~wsinuc.instances.probability_to_instances`, then objects
+    wider than ``max_size`` dropped), with ``max_size`` pixels of context
+    around each block, and its nuclei are matched one-to-one to the labels'
+    at IoU > ``iou``. Only one block of each array is in memory at a time, so
+    both may be zarr or dask arrays of a whole slide. A nucleus cut by a
+    block border is cut the same way in both images and matched per part.
+
+    Parameters
+    ----------
+    labels : array-like, shape (H, W), integer
+        Reference instance labels (wsinuc's level 0).
+    probabilities : array-like, shape (H, W) or (H, W, 1), float
+        Nucleus probability at the same resolution.
+    threshold, kernel_size : float, int
+        Post-processing settings (those of the wsinuc run).
+    max_size : int
+        Objects taller or wider than this are dropped (wsinuc's halo).
+    block : int
+        Side of the blocks compared.
+    iou : float
+        Matching threshold.
+
+    Returns
+    -------
+    dict
+        ``reference_nuclei``, ``other_nuclei``, ``matched``, and
+        ``matched_fraction_of_reference``, ``matched_fraction_of_other``,
+        ``f1`` (``2 * matched / (reference + other)``); a fraction is None
+        when there is nothing to divide by (no nuclei).
+    """
+    height, width = _validate_agreement_inputs(labels, probabilities, block)
+    counts = {"reference_nuclei": 0, "other_nuclei": 0, "matched": 0}
+    for y0 in range(0, height, block):
+        for x0 in range(0, width, block):
+            y1, x1 = min(height, y0 + block), min(width, x0 + block)
+            reference = np.asarray(labels[y0:y1, x0:x1])
+            ys, xs = max(0, y0 - max_size), max(0, x0 - max_size)
+            prob = np.asarray(probabilities[ys : min(height, y1 + max_size), xs : min(width, x1 + max_size)])
+            prob = prob[..., 0] if prob.ndim == 3 else prob
+            other, _ = drop_larger_than(probability_to_instances(prob, threshold=threshold,
+                                                                 kernel_size=kernel_size), max_size)
+            other = other[y0 - ys : y1 - ys, x0 - xs : x1 - xs]
+            if not reference.any() and not other.any():
+                continue
+            match = match_instances(reference, other, iou=iou)
+            counts["reference_nuclei"] += match.tp + match.fn
+            counts["other_nuclei"] += match.tp + match.fp
+            counts["matched"] += match.tp
+    return counts | _fractions(counts)
+
+
+def _validate_agreement_inputs(labels, probabilities, block: int) -> tuple[int, int]:
+    if len(labels.shape) != 2:
+        raise ValueError(f"labels must be 2-D, got shape {labels.shape}")
+    if tuple(probabilities.shape[:2]) != tuple(labels.shape) or len(probabilities.shape) not in (2, 3):
+        raise ValueError(f"probabilities of shape {probabilities.shape} do not cover labels of shape {labels.shape}")
+    if block < 64:
+        raise ValueError(f"block must be at least 64 px, got {block}")
+    return int(labels.shape[0]), int(labels.shape[1])
+
+
+def _fractions(counts: dict) -> dict:
+    reference, other, matched = counts["reference_nuclei"], counts["other_nuclei"], counts["matched"]
+    return {
+        "matched_fraction_of_reference": matched / reference if reference else None,
+        "matched_fraction_of_other": matched / other if other else None,
+        "f1": 2 * matched / (reference + other) if reference + other else None,
+    }

@@ -1,0 +1,145 @@
+"""Smoke runs of the benchmark scripts so they do not rot.
+
+Each script's ``main([...])`` runs in-process on a 768 x 768 synthetic slide
+(three 256 px chunks a side) with the ``colour_threshold`` network on the
+CPU, and the result JSON is checked for its keys and for numbers that the
+slide geometry fixes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from wsinuc.models import create_model, save_weights
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+SIZE, CHUNK, HALO, BATCH = 768, 256, 64, 2
+STAGES = {"read", "inference", "postprocess", "polygons", "measure", "write", "pass2_outputs", "other"}
+
+
+@pytest.fixture(scope="module")
+def scripts():
+    """Import the benchmark scripts as modules (they live outside the package)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield lambda name: importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Slide cache and scratch folder shared by the smoke runs."""
+    return tmp_path_factory.mktemp("bench-work")
+
+
+@pytest.fixture(scope="module")
+def colour_weights(work: Path) -> Path:
+    """Stem of ``colour_threshold`` weights (a local, training-free network)."""
+    stem = work / "colour"
+    save_weights(create_model("colour_threshold"), stem, {"name": "colour", "mpp": 0.25})
+    return stem
+
+
+def _engine_args(work: Path, results: Path, model: Path) -> list[str]:
+    return ["--work", str(work), "--results", str(results), "--model", str(model), "--device", "cpu",
+            "--chunk-size", str(CHUNK), "--halo", str(HALO), "--batch-size", str(BATCH)]
+
+
+def _only_result(results: Path, kind: str) -> dict:
+    files = sorted(results.glob(f"{kind}-cpu-*.json"))
+    assert len(files) == 1, files
+    return json.loads(files[0].read_text())
+
+
+def _check_header(record: dict, kind: str) -> None:
+    assert record["benchmark"] == kind
+    assert record["device"]["device"] == "cpu" and record["device"]["device_name"].startswith("CPU")
+    assert {"wsinuc", "torch", "cuda", "python"} <= set(record["versions"])
+    assert record["model"]["source"] == "weights file"
+
+
+def test_throughput_reports_both_rates_the_stage_split_and_rss(scripts, work, colour_weights, tmp_path):
+    args = _engine_args(work, tmp_path, colour_weights) + ["--size", str(SIZE), "--model-batches", "1"]
+    assert scripts("throughput").main(args) == 0
+    record = _only_result(tmp_path, "throughput")
+    _check_header(record, "throughput")
+    e2e, only = record["end_to_end"], record["model_only"]
+    assert 0 < e2e["chunks"] <= (SIZE // CHUNK) ** 2
+    # every chunk of a 768 px slide cut in 256 px chunks is whole: chunks x 256^2 px at 0.25 um/px
+    assert e2e["megapixels_at_0.25"] == pytest.approx(e2e["chunks"] * CHUNK**2 / 1e6)
+    assert e2e["mpx_per_s"] == pytest.approx(e2e["megapixels_at_0.25"] / e2e["wall_s"])
+    assert only["tiles"] == BATCH and only["tile_side"] == CHUNK + 2 * HALO
+    assert only["mpx_per_s"] > 0 and e2e["mpx_per_s"] > 0
+    assert record["ratio_end_to_end_to_model_only"] == pytest.approx(e2e["mpx_per_s"] / only["mpx_per_s"])
+    assert set(e2e["stage_seconds"]) == STAGES
+    assert all(seconds >= 0 for seconds in e2e["stage_seconds"].values())
+    assert e2e["stage_seconds"]["inference"] > 0 and e2e["stage_seconds"]["pass2_outputs"] > 0
+    assert record["peak_rss_mib"]["end_to_end"]["self"] > 100
+
+
+def test_memory_scaling_runs_each_size_in_its_own_process(scripts, work, colour_weights, tmp_path):
+    args = _engine_args(work, tmp_path, colour_weights) + ["--sizes", f"{SIZE},512"]
+    assert scripts("memory_scaling").main(args) == 0
+    record = _only_result(tmp_path, "memory_scaling")
+    _check_header(record, "memory_scaling")
+    runs = record["runs"]
+    assert [run["size"] for run in runs] == [512, SIZE]
+    assert [run["slide_megapixels_at_0.25"] for run in runs] == pytest.approx([512**2 / 1e6, SIZE**2 / 1e6])
+    assert all(run["wall_s"] > 0 and run["peak_rss_mib"]["self"] > 100 for run in runs)
+    assert runs[1]["tissue_megapixels_at_0.25"] > runs[0]["tissue_megapixels_at_0.25"]
+    assert record["growth"]["tissue_area"] == pytest.approx(
+        runs[1]["tissue_megapixels_at_0.25"] / runs[0]["tissue_megapixels_at_0.25"])
+
+
+def test_tiatoolbox_engine_finds_the_same_nuclei_with_a_local_model(scripts, work, colour_weights, tmp_path):
+    pytest.importorskip("tiatoolbox")
+    args = _engine_args(work, tmp_path, colour_weights) + ["--size", str(SIZE)]
+    assert scripts("vs_tiatoolbox").main(args) == 0
+    record = _only_result(tmp_path, "vs_tiatoolbox")
+    _check_header(record, "vs_tiatoolbox")
+    ours, theirs, agreement = record["wsinuc"], record["tiatoolbox"], record["agreement"]
+    assert record["versions"]["tiatoolbox"]
+    assert ours["wall_s"] > 0 and theirs["wall_s"] > 0
+    assert record["wall_ratio_tiatoolbox_to_wsinuc"] == pytest.approx(theirs["wall_s"] / ours["wall_s"])
+    # TIAToolbox keeps a patch when its halo touches tissue, wsinuc when its core does
+    assert theirs["patches"] >= ours["chunks"]
+    assert agreement["reference_nuclei"] == ours["nuclei"] > 0
+    assert agreement["matched_fraction_of_reference"] >= 0.9
+
+
+def _hand_made_results(folder: Path) -> None:
+    """One minimal record of each benchmark, with the fields the figures use."""
+    header = {"device": {"device_slug": "cpu"}, "model": {"argument": "/w/colour"}}
+    stages = dict.fromkeys(STAGES, 0.5)
+    records = {
+        "throughput": header | {"parameters": {"size": 768}, "model_only": {"mpx_per_s": 4.0},
+                                "end_to_end": {"megapixels_at_0.25": 2.0, "wall_s": 5.0, "stage_seconds": stages}},
+        "memory_scaling": header | {"parameters": {"sizes": [512, 768]}, "runs": [
+            {"tissue_megapixels_at_0.25": 1.0, "wall_s": 2.0, "peak_rss_mib": {"process_tree_sampled": 800.0}},
+            {"tissue_megapixels_at_0.25": 2.0, "wall_s": 4.0, "peak_rss_mib": {"process_tree_sampled": 810.0}}]},
+        "vs_tiatoolbox": header | {"parameters": {"size": 768}, "wsinuc": {"wall_s": 2.0},
+                                   "tiatoolbox": {"wall_s": 3.0},
+                                   "agreement": {"matched_fraction_of_reference": 0.97}},
+    }
+    for kind, record in records.items():
+        (folder / f"{kind}-cpu-test.json").write_text(json.dumps(record | {"benchmark": kind}))
+    (folder / "unrelated.json").write_text(json.dumps({"benchmark": "other"}))
+
+
+def test_plots_draw_one_png_per_benchmark(scripts, tmp_path):
+    pytest.importorskip("matplotlib")
+    _hand_made_results(tmp_path)
+    assert scripts("plots").main(["--results", str(tmp_path)]) == 0
+    for name in ("throughput_stages.png", "memory_scaling.png", "vs_tiatoolbox.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plots_without_results_draw_nothing(scripts, tmp_path):
+    assert scripts("plots").main(["--results", str(tmp_path)]) == 0
+    assert not list(tmp_path.glob("*.png"))

@@ -1,0 +1,43 @@
+"""The weights shipped inside the package load offline and carry a complete card."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from wsinuc.models import list_bundled_weights, load_model
+from wsinuc.models.weights import bundled_weights_dir
+
+BUNDLED = list_bundled_weights()
+MAX_BYTES = 100 * 1024 * 1024
+
+
+def test_at_least_one_model_ships_with_the_package():
+    assert "cascade-lite" in BUNDLED
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_card_records_hash_training_and_metrics(name):
+    folder = bundled_weights_dir()
+    weights = folder / f"{name}.safetensors"
+    card = json.loads((folder / f"{name}.json").read_text())
+    assert weights.stat().st_size < MAX_BYTES
+    assert card["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    for key in ("config", "training", "metrics", "device", "date", "mpp"):
+        assert key in card, key
+    assert {"val", "test"} <= set(card["metrics"])
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_tensors_are_fp16_and_the_model_loads_offline(name, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with safe_open(str(bundled_weights_dir() / f"{name}.safetensors"), framework="pt") as handle:
+        dtypes = {handle.get_tensor(key).dtype for key in handle.keys()}
+    assert dtypes <= {torch.float16, torch.int64}
+    model = load_model(name)
+    out = model(torch.rand(1, 3, 64, 64))
+    assert out.shape == (1, 1, 64, 64) and torch.isfinite(out).all()
