@@ -113,6 +113,43 @@ def test_tiatoolbox_engine_finds_the_same_nuclei_with_a_local_model(scripts, wor
     assert agreement["matched_fraction_of_reference"] >= 0.9
 
 
+def _squares(shape: tuple[int, int], boxes: list[tuple[int, int, int, int]], labelled: bool):
+    import numpy as np
+
+    image = np.zeros(shape, dtype=np.int32 if labelled else np.float32)
+    for index, (y0, y1, x0, x1) in enumerate(boxes, start=1):
+        image[y0:y1, x0:x1] = index if labelled else 1.0
+    return image
+
+
+def test_agreement_counts_matched_missed_and_extra_nuclei():
+    engine = pytest.importorskip("wsinuc.benchmark.tiatoolbox_engine")
+    labels = _squares((200, 200), [(20, 40, 20, 40), (100, 130, 100, 130)], labelled=True)
+    # same first nucleus; second shifted 18 px (IoU 360 / 1440 = 0.25); one extra nucleus
+    prob = _squares((200, 200), [(20, 40, 20, 40), (100, 130, 118, 148), (160, 180, 160, 180)], labelled=False)
+    result = engine.agreement_with_labels(labels, prob[..., None], block=256)
+    assert (result["reference_nuclei"], result["other_nuclei"], result["matched"]) == (2, 3, 1)
+    assert result["matched_fraction_of_reference"] == 0.5
+    assert result["matched_fraction_of_other"] == pytest.approx(1 / 3)
+    assert result["f1"] == pytest.approx(2 / 5)
+
+
+def test_agreement_of_identical_maps_is_complete_across_block_borders():
+    engine = pytest.importorskip("wsinuc.benchmark.tiatoolbox_engine")
+    boxes = [(20, 40, 20, 40), (100, 130, 100, 130)]
+    labels = _squares((200, 200), boxes, labelled=True)
+    result = engine.agreement_with_labels(labels, _squares((200, 200), boxes, labelled=False), block=64)
+    # the second nucleus straddles the 128 px block corner: four parts, each matched
+    assert (result["reference_nuclei"], result["other_nuclei"], result["matched"]) == (5, 5, 5)
+    assert result["f1"] == 1.0
+
+
+def test_agreement_without_nuclei_has_no_fraction():
+    engine = pytest.importorskip("wsinuc.benchmark.tiatoolbox_engine")
+    result = engine.agreement_with_labels(_squares((100, 100), [], True), _squares((100, 100), [], False), block=64)
+    assert result["matched"] == 0 and result["matched_fraction_of_reference"] is None and result["f1"] is None
+
+
 def _hand_made_results(folder: Path) -> None:
     """One minimal record of each benchmark, with the fields the figures use."""
     header = {"device": {"device_slug": "cpu"}, "model": {"argument": "/w/colour"}}

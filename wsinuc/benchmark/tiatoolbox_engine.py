@@ -76,7 +76,9 @@ class TiaRunConfig:
         if self.chunk_size < 32 or self.chunk_size % 32:
             raise ValueError(f"chunk_size must be a positive multiple of 32, got {self.chunk_size}")
         if self.halo < 0 or self.halo % 16:
-            raise ValueError(f"halo must be a non-negative multiple of 16, got {self.halo}")
+            raise ValueError(
+                f"halo must be a non-negative multiple of 16 (patch side a multiple of 32), got {self.halo}"
+            )
         if self.batch_size < 1 or self.num_workers < 0:
             raise ValueError(f"batch_size must be >= 1 and num_workers >= 0, got "
                              f"{self.batch_size} and {self.num_workers}")
