@@ -63,9 +63,43 @@ def write_vector_outputs(chunks: Iterable[dict], geojson, table) -> int:
 
 
 def write_label_chunks(work_dir: Path, tiles: Sequence[Tile], lookup: KeyLookup, labels) -> None:
-    """Write every chunk's core, keys replaced by ids, into its own zarr chunk."""
+    """Write every chunk's core, with global ids, into its own zarr chunk.
+
+    A core is painted from the objects owned by its own chunk and by its
+    eight neighbours (an owned object lies within its chunk's valid box, and
+    the halo is at most one chunk, so it reaches no further). Each object is
+    painted with the mask its owner traced, so the label image and the
+    polygons agree even where two chunks segmented a seam differently; a
+    pixel claimed twice keeps the first painter (own chunk, then neighbours
+    in row-major order).
+    """
+    by_index = {tile.index: tile for tile in tiles}
     for tile in tiles:
-        with np.load(chunk_file(work_dir, tile), allow_pickle=False) as data:
-            core_keys = data["core_keys"]
-        block = apply_key_lookup(core_keys, lookup).astype(np.uint32)
-        labels.write_block(tile.core_box.y0, tile.core_box.x0, block)
+        core = tile.core_box
+        block = np.zeros(core.shape, dtype=np.uint32)
+        for neighbour in _painters(tile, by_index):
+            _paint(block, core, work_dir, neighbour, lookup)
+        labels.write_block(core.y0, core.x0, block)
+
+
+def _painters(tile: Tile, by_index: dict) -> list[Tile]:
+    row, col = tile.index
+    around = [(row + dr, col + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1) if (dr, dc) != (0, 0)]
+    return [tile] + [by_index[index] for index in around if index in by_index]
+
+
+def _paint(block: np.ndarray, core, work_dir: Path, owner: Tile, lookup: KeyLookup) -> None:
+    valid = owner.valid_box
+    y0, x0 = max(core.y0, valid.y0), max(core.x0, valid.x0)
+    y1, x1 = min(core.y1, valid.y1), min(core.x1, valid.x1)
+    if y0 >= y1 or x0 >= x1:
+        return
+    with np.load(chunk_file(work_dir, owner), allow_pickle=False) as data:
+        keys, owned = data["keys"], data["owned_labels"]
+    if not keys.size:
+        return
+    global_ids = np.concatenate([[0], apply_key_lookup(keys, lookup)]).astype(np.uint32)
+    source = global_ids[owned[y0 - valid.y0 : y1 - valid.y0, x0 - valid.x0 : x1 - valid.x0]]
+    target = block[y0 - core.y0 : y1 - core.y0, x0 - core.x0 : x1 - core.x0]
+    free = target == 0
+    target[free] = source[free]

@@ -27,6 +27,7 @@ from wsinuc.inference.graph import dask_client, run_tasks
 from wsinuc.inference.model_cache import load_card_and_model, resolve_model_name
 from wsinuc.inference.predictor import resolve_device
 from wsinuc.outputs import build_lookup, iter_chunk_nuclei, write_label_chunks, write_vector_outputs
+from wsinuc.instances import MEASUREMENT_COLUMNS
 from wsinuc.slide import open_slide, require_mpp, tissue_mask
 from wsinuc.tiling import Box, Tile, plan_tiles, select_tiles
 from wsinuc.writers import GeoJSONWriter, LabelsZarrWriter, TableWriter, draw_overlay, save_png
@@ -213,7 +214,8 @@ def _write_outputs(plan: RunPlan, config: SegmentConfig) -> dict:
     counts = {"nuclei": len(lookup), "chunks": len(tiles)}
     if "geojson" in names or "table" in names:
         geojson = GeoJSONWriter(out / names["geojson"]) if "geojson" in names else None
-        table = TableWriter(out / names["table"]) if "table" in names else None
+        columns = ["label", *(c for c in MEASUREMENT_COLUMNS if c != "id")]
+        table = TableWriter(out / names["table"], columns=columns) if "table" in names else None
         with geojson or nullcontext(), table or nullcontext():
             write_vector_outputs(iter_chunk_nuclei(work, tiles, lookup), geojson, table)
     if "zarr" in names or "overlay" in names:

@@ -134,3 +134,17 @@ def test_objects_wider_than_the_halo_are_dropped_and_counted(tmp_path, small_sli
                for b in ndimage.find_objects(labels) if b is not None]
     assert record["counts"]["objects_wider_than_halo_dropped"] > 0
     assert extents and max(extents) <= 32
+
+
+
+def test_a_slide_without_nuclei_gives_empty_but_complete_outputs(tmp_path, colour_model):
+    from wsinuc.slide import write_tiff_image
+
+    blank = write_tiff_image(tmp_path / "glass.tif", np.full((300, 300, 3), 240, np.uint8))
+    config = replace(_config(colour_model, 256), inference=InferenceConfig(model=str(colour_model), mpp=0.25))
+    config = replace(config, tiling=replace(config.tiling, tissue=False))
+    record = segment_slide(blank, tmp_path, config)
+    out = tmp_path / "glass"
+    assert record["counts"]["nuclei"] == 0
+    assert json.loads((out / "nuclei.geojson").read_text())["features"] == []
+    assert "area_um2" in pq.read_table(out / "nuclei.parquet").column_names

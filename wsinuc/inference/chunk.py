@@ -81,7 +81,8 @@ def run_chunk(context: ChunkContext, tile: Tile) -> dict:
     3. Turn probabilities into instances at level 0.
     4. Keep the objects this chunk owns (anchor in its core).
     5. Trace polygons and measure the owned nuclei.
-    6. Write the chunk file atomically.
+    6. Write the chunk file atomically: keys, the owned objects' labels on
+       the valid box (for the label image), polygons, measurements.
 
     Returns
     -------
@@ -195,7 +196,7 @@ def _write_chunk(path: Path, owned, polygons, table: dict) -> None:
     coords, starts = _pack_polygons(polygons, len(owned))
     arrays = {
         "keys": owned.keys,
-        "core_keys": owned.core_keys,
+        "owned_labels": owned.labels,
         "poly_coords": coords,
         "poly_starts": starts,
     }

@@ -18,7 +18,7 @@ from PIL import Image
 
 from wsinuc.slide.mpp import Mpp
 
-THUMBNAIL_SOURCE_BLOCK = 4096
+THUMBNAIL_SOURCE_BLOCK = 2048
 """Largest side (level pixels) read at once while building a thumbnail."""
 
 
