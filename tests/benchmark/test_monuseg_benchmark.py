@@ -65,6 +65,12 @@ def test_cli_writes_csv_summary_and_figures(tmp_path, monuseg_root, colour_model
         "benchmark", "monuseg", str(monuseg_root), "--models", str(colour_model), "--limit", "1",
         "--protocol", "paper", "--device", "cpu", "--out", str(out),
     ])
+    no_figures = CliRunner().invoke(app, [
+        "benchmark", "monuseg", str(monuseg_root), "--models", str(colour_model), "--limit", "1",
+        "--protocol", "paper", "--device", "cpu", "--out", str(tmp_path / "plain"), "--no-figures",
+    ])
+    assert no_figures.exit_code == 0, no_figures.output
+    assert (tmp_path / "plain" / "summary.json").is_file()
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(open(out / "per_image.csv")))
     summary = json.loads((out / "summary.json").read_text())

@@ -204,6 +204,7 @@ def benchmark_monuseg(
     from wsinuc.models import list_bundled_weights
 
     require_dir(data / "test" / "images", "MoNuSeg test images")
+    out.mkdir(parents=True, exist_ok=True)
     config = MonusegConfig(split=split, protocol=protocol, device=device, postprocess=postprocess, limit=limit)
     names = list_bundled_weights() if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
     if not names:
