@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from wsinuc.errors import OptionError
 
 ALL_OUTPUTS = ("geojson", "zarr", "table", "overlay")
-POSTPROCESS_METHODS = ("opening", "watershed")
+POSTPROCESS_METHODS = ("auto", "opening", "watershed")
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,10 @@ class InferenceConfig:
     batch_size : int
         Tiles per forward pass.
     postprocess : str
-        ``opening`` (the paper: erosion, dilation, connected components) or
-        ``watershed`` (marker-controlled split of touching nuclei).
+        ``opening`` (the paper: erosion, dilation, connected components),
+        ``watershed`` (marker-controlled split of touching nuclei) or
+        ``auto``: the method recorded in the model card (chosen on
+        validation AJI), else ``opening``.
     threshold : float
         Probability above which a pixel is nucleus.
     """
@@ -83,7 +85,7 @@ class InferenceConfig:
     mpp: float | None = None
     target_mpp: float | None = None
     batch_size: int = 4
-    postprocess: str = "opening"
+    postprocess: str = "auto"
     threshold: float = 0.5
 
     def __post_init__(self) -> None:

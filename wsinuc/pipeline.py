@@ -125,10 +125,16 @@ def _plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan
     context = ChunkContext(
         slide_path=str(slide_path), mpp_override=inference.mpp, level0_mpp=level0_mpp,
         scale=level0_mpp / target, model=model, device=inference.device,
-        batch_size=inference.batch_size, postprocess=inference.postprocess,
+        batch_size=inference.batch_size, postprocess=_postprocess(inference.postprocess, card),
         threshold=inference.threshold, work_dir=str(out_dir / slide_path.stem / WORK_DIR),
     )
     return RunPlan(out_dir / slide_path.stem, context, tuple(tiles), (height, width), mpp, card)
+
+
+def _postprocess(requested: str, card: dict) -> str:
+    if requested != "auto":
+        return requested
+    return str(card.get("postprocess", "opening"))
 
 
 def _select(plan, region, thumbnail) -> list[Tile]:

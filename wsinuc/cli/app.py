@@ -115,7 +115,7 @@ def segment(
     outputs: Annotated[str, typer.Option(help="Comma list of geojson,zarr,table,overlay.")] = ",".join(ALL_OUTPUTS),
     gzip: Annotated[bool, typer.Option("--gzip", help="Write nuclei.geojson.gz.")] = False,
     table_format: Annotated[str, typer.Option(help="parquet or csv.")] = "parquet",
-    postprocess: Annotated[str, typer.Option(help="opening (paper) or watershed.")] = "opening",
+    postprocess: Annotated[str, typer.Option(help="auto (the model card's choice), opening (paper) or watershed.")] = "auto",
     scheduler: Annotated[str, typer.Option(help="threads, processes or a dask scheduler address (tcp://host:port).")] = "threads",
     workers: Annotated[int, typer.Option(help="Worker threads or processes (0 = auto: 4 on GPU, 1 on CPU).")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run, skipping finished chunks.")] = False,
