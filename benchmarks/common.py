@@ -300,3 +300,21 @@ def base_record(kind: str, args: argparse.Namespace, device: dict, choice: Model
         "parameters": {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()},
         "model": {"argument": choice.argument, "source": choice.source, "note": choice.note},
     }
+
+
+def choose_model(args: argparse.Namespace) -> ModelChoice | None:
+    """Resolve ``args.model``; print a one-line error and return None when it cannot be used."""
+    try:
+        return resolve_model(args.model, args.work)
+    except ValueError as error:
+        console.print(f"[red]error:[/red] {error}")
+        return None
+
+
+def save_result(result: dict, args: argparse.Namespace, kind: str, size: str, choice: ModelChoice) -> Path:
+    """Write the result JSON, say where, and repeat the model note (e.g. untrained weights)."""
+    path = write_result(result, args.results, kind, default_label(args, size))
+    console.print(f"wrote {path}")
+    if choice.note:
+        console.print(f"[yellow]note:[/yellow] {choice.note}")
+    return path

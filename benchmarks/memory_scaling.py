@@ -24,20 +24,18 @@ from pathlib import Path
 import numpy as np
 
 from common import (
+    choose_model,
+    save_result,
     TreeRssSampler,
     add_engine_arguments,
     base_record,
-    console,
-    default_label,
     device_info,
     engine_config,
     ensure_slide,
     megapixels_at_reference,
     peak_rss_mib,
     print_table,
-    resolve_model,
     timed_segment,
-    write_result,
 )
 
 OUTPUTS = ("geojson", "zarr", "table")
@@ -138,10 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child_size is not None:
         return run_child(args)
-    try:
-        choice = resolve_model(args.model, args.work)
-    except ValueError as error:
-        console.print(f"[red]error:[/red] {error}")
+    choice = choose_model(args)
+    if choice is None:
         return 2
     args.model = choice.argument
     device = device_info(args.device)
@@ -149,10 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     ratios = growth(rows)
     report(rows, ratios)
     result = base_record("memory_scaling", args, device, choice) | {"runs": rows, "growth": ratios}
-    path = write_result(result, args.results, "memory_scaling", default_label(args, "-".join(map(str, args.sizes))))
-    console.print(f"wrote {path}")
-    if choice.note:
-        console.print(f"[yellow]note:[/yellow] {choice.note}")
+    save_result(result, args, "memory_scaling", "-".join(map(str, args.sizes)), choice)
     return 0
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from common import (
+    choose_model,
     TreeRssSampler,
     add_engine_arguments,
     base_record,
@@ -38,7 +39,6 @@ from common import (
     print_table,
     rate,
     reset_peak_rss,
-    resolve_model,
     synchronize,
     timed_segment,
     write_result,
@@ -170,10 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; return the process exit code."""
     logging.basicConfig(level=logging.WARNING)
     args = parse_args(argv)
-    try:
-        choice = resolve_model(args.model, args.work)
-    except ValueError as error:
-        console.print(f"[red]error:[/red] {error}")
+    choice = choose_model(args)
+    if choice is None:
         return 2
     device = device_info(args.device)
     slide = ensure_slide(args.work, args.size, args.seed)

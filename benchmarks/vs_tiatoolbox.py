@@ -25,23 +25,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from common import (
+    choose_model,
+    save_result,
     TreeRssSampler,
     add_engine_arguments,
     base_record,
-    console,
     current_rss_mib,
-    default_label,
     device_info,
     engine_config,
     ensure_slide,
     peak_rss_mib,
     print_table,
     reset_peak_rss,
-    resolve_model,
     synchronize,
     timed_segment,
     versions,
-    write_result,
 )
 
 OUTPUTS = ("geojson", "zarr", "table")
@@ -171,10 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("tiatoolbox").setLevel(logging.WARNING)
     args = parse_args(argv)
-    try:
-        choice = resolve_model(args.model, args.work)
-    except ValueError as error:
-        console.print(f"[red]error:[/red] {error}")
+    choice = choose_model(args)
+    if choice is None:
         return 2
     device = device_info(args.device)
     slide = ensure_slide(args.work, args.size, args.seed)
@@ -187,10 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "agreement": compare(args, wsinuc_run, tia_run),
     }
     report(result)
-    path = write_result(result, args.results, "vs_tiatoolbox", default_label(args, str(args.size)))
-    console.print(f"wrote {path}")
-    if choice.note:
-        console.print(f"[yellow]note:[/yellow] {choice.note}")
+    save_result(result, args, "vs_tiatoolbox", str(args.size), choice)
     return 0
 
 
