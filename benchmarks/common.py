@@ -94,18 +94,18 @@ def resolve_model(model: str, work: Path) -> ModelChoice:
     ValueError
         When ``model`` is none of those.
     """
-    from wsinuc.models import create_model, list_bundled_weights, save_weights
+    from wsinuc.models import create_model, list_bundled_weights, save_weights, saved_weights_exist
 
     if model in list_bundled_weights():
         return ModelChoice(model, "bundled")
     stem = Path(model).with_suffix("") if Path(model).suffix in (".json", ".safetensors") else Path(model)
-    if stem.with_suffix(".safetensors").is_file():
+    if saved_weights_exist(stem):
         return ModelChoice(str(stem), "weights file")
     if model not in UNTRAINED_PRESETS:
         raise ValueError(f"--model {model!r}: not a bundled model, not a weights file and not one of "
                          f"{UNTRAINED_PRESETS}")
     stem = Path(work) / "weights" / f"untrained-{model}"
-    if not stem.with_suffix(".safetensors").is_file():
+    if not saved_weights_exist(stem):
         stem.parent.mkdir(parents=True, exist_ok=True)
         save_weights(create_model(model), stem, {"name": f"untrained-{model}", "mpp": REFERENCE_MPP})
     note = (f"no bundled weights for {model!r}: timing an UNTRAINED {model} (same architecture and cost, "

@@ -107,3 +107,13 @@ def test_train_rejects_bad_options_in_one_line(tmp_path):
 def test_train_names_a_missing_data_folder(tmp_path):
     result = runner.invoke(app, ["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
     _one_line_error(result, "nowhere")
+
+
+@pytest.mark.parametrize(
+    "extra, option",
+    [(["--baseline", "resnet_unet"], "--baseline"),
+     (["--baseline", "unet-lite", "--teacher", "cascade-lite", "--distill-weight", "0.5"], "--teacher")],
+)
+def test_train_refuses_a_bad_baseline_in_one_line(tmp_path, extra, option):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "o"), *extra])
+    _one_line_error(result, option)

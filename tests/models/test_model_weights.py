@@ -17,6 +17,7 @@ from wsinuc.models import (
     load_model,
     load_weights,
     save_weights,
+    saved_weights_exist,
 )
 
 
@@ -129,3 +130,50 @@ def test_load_model_of_an_unknown_name_lists_the_bundled_names(tmp_path):
 def test_load_model_with_no_bundled_weights_says_none_installed(tmp_path):
     with pytest.raises(WeightsError, match="none installed"):
         load_model("cascade", weights_dir=tmp_path / "absent")
+
+
+def test_a_model_larger_than_the_shard_limit_is_split_and_loads_back(tmp_path):
+    model = create_model("unet", width=8, depth=2)
+    weights_path, card_path = save_weights(model, tmp_path / "big", {"sha256": "forged"}, max_shard_bytes=20_000)
+    card = json.loads(card_path.read_text())
+    files = sorted(tmp_path.glob("big-*-of-*.safetensors"))
+    assert len(files) >= 3 and weights_path == files[0] and not (tmp_path / "big.safetensors").exists()
+    assert "sha256" not in card
+    assert [s["file"] for s in card["shards"]] == [f.name for f in files]
+    for shard, file in zip(card["shards"], files):
+        assert shard["sha256"] == hashlib.sha256(file.read_bytes()).hexdigest()
+        assert shard["bytes"] == file.stat().st_size
+    loaded, _ = load_weights(tmp_path / "big")
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value.half().float()), key
+    assert saved_weights_exist(tmp_path / "big.json")
+    assert list_bundled_weights(tmp_path) == ["big"]
+
+
+def test_a_corrupt_or_missing_shard_is_named(tmp_path):
+    save_weights(create_model("unet", width=8, depth=2), tmp_path / "big", max_shard_bytes=20_000)
+    second = sorted(tmp_path.glob("big-*-of-*.safetensors"))[1]
+    second.write_bytes(second.read_bytes()[:-1] + b"\0")
+    with pytest.raises(WsinucError, match=rf"{second.name}.*sha256"):
+        load_weights(tmp_path / "big")
+    second.unlink()
+    with pytest.raises(WsinucError, match=rf"{second.name}: weights file not found"):
+        load_weights(tmp_path / "big")
+    assert not saved_weights_exist(tmp_path / "big") and list_bundled_weights(tmp_path) == []
+
+
+def test_saving_again_replaces_old_shards(tmp_path):
+    model = create_model("unet", width=8, depth=2)
+    save_weights(model, tmp_path / "m", max_shard_bytes=20_000)
+    save_weights(model, tmp_path / "m")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.safetensors"]
+    assert load_weights(tmp_path / "m")[0] is not None
+
+
+def test_a_shard_name_may_not_leave_the_folder(tmp_path):
+    save_weights(create_model("unet", width=8, depth=2), tmp_path / "m", max_shard_bytes=20_000)
+    card = json.loads((tmp_path / "m.json").read_text())
+    card["shards"][0]["file"] = "../elsewhere.safetensors"
+    (tmp_path / "m.json").write_text(json.dumps(card))
+    with pytest.raises(WsinucError, match="lacks"):
+        load_weights(tmp_path / "m")

@@ -21,30 +21,6 @@ from wsinuc.training.data import make_patch_set, make_validation_set
 PATCH = 32
 
 
-def _sample(image_id: str, seed: int, size: int = 64) -> SimpleNamespace:
-    rng = np.random.default_rng(seed)
-    image = np.full((size, size, 3), (225, 175, 205), np.uint8)
-    instances = np.zeros((size, size), np.int32)
-    for label, (top, left) in enumerate(rng.integers(2, size - 12, size=(5, 2)), start=1):
-        instances[top : top + 9, left : left + 9] = label
-    image[instances > 0] = (70, 40, 120)
-    return SimpleNamespace(image_id=image_id, image=image, instances=instances)
-
-
-@pytest.fixture
-def synthetic_data(monkeypatch):
-    train = [_sample(f"TCGA-{i}", i) for i in range(4)]
-    data = protocol.ProtocolData(
-        train=make_patch_set(train, PATCH),
-        val=make_validation_set([_sample("TCGA-val", 9, size=70)]),
-        tnbc=make_patch_set([_sample("01_1", 20)], PATCH),
-        train_ids=tuple(s.image_id for s in train),
-        val_ids=("TCGA-val",),
-    )
-    monkeypatch.setattr(protocol, "load_protocol_data", lambda *args: data)
-    return data
-
-
 def _config(**changes) -> TrainConfig:
     return TrainConfig(
         batch_size=4, lr=1e-2, device="cpu", patch_size=PATCH, max_steps_per_epoch=1,
@@ -99,7 +75,7 @@ def test_rerun_into_a_used_folder_needs_resume(synthetic_data, tmp_path):
 
 
 def test_bad_protocol_options_are_refused(tmp_path):
-    with pytest.raises(OptionError, match="--finetune-epochs"):
+    with pytest.raises(OptionError, match="--epochs"):
         protocol.train_cascade(tmp_path, tmp_path, finetune_epochs=0)
     with pytest.raises(OptionError, match="--folds"):
         protocol.train_cascade(tmp_path, tmp_path, folds=1)

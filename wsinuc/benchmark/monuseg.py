@@ -154,13 +154,14 @@ def summarise(rows: list[dict]) -> list[dict]:
     for model in dict.fromkeys(row["model"] for row in rows):
         mine = [row for row in rows if row["model"] == model]
         means = mean_metrics([{k: v for k, v in r.items() if k not in ("n_gt", "n_pred")} for r in mine])
-        paper = PAPER_TABLE.get(_paper_key(model), {})
+        paper = PAPER_TABLE.get(paper_key(model), {})
         summary.append({"model": model, "images": len(mine), **means,
                         "paper_aji": paper.get("aji"), "paper_f1": paper.get("f1")})
     return summary
 
 
-def _paper_key(model: str) -> str:
+def paper_key(model: str) -> str:
+    """The :data:`PAPER_TABLE` key of a model name or weights path (by its file-name prefix)."""
     name = Path(model).name
     for key in ("attention_unet", "vgg16_unet", "cascade", "unet"):
         if name.startswith(key):

@@ -62,6 +62,20 @@ def write_summary(out_dir: Path, summary: list[dict], meta: dict) -> Path:
     return out_dir / "summary.md"
 
 
+def write_table_one(out_dir: Path, table: list[dict], meta: dict) -> str:
+    """``table1.json`` (with environment and settings) and ``table1.md``; returns the markdown."""
+    from wsinuc.benchmark.table_one import table_one_markdown
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    title = f"MoNuSeg Table I ({meta.get('protocol')} protocol, mean per-image)"
+    markdown = table_one_markdown(table, title)
+    with atomic_file(out_dir / "table1.json", "w") as handle:
+        json.dump({"meta": meta | {"environment": environment()}, "table": table}, handle, indent=2)
+    with atomic_file(out_dir / "table1.md", "w") as handle:
+        handle.write(markdown)
+    return markdown
+
+
 def match_figure(image: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Image | ground truth | prediction coloured TP (green), FP (red), FN (blue) at IoU > 0.5."""
     match = match_instances(gt, pred, iou=0.5)

@@ -5,6 +5,7 @@ Each command parses its options, calls one library function and reports.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -148,6 +149,7 @@ def train(
     data: Annotated[Optional[Path], typer.Option(help="Folder with monuseg/ and tnbc/ (default: $WSINUC_DATA or ../shared/data).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (logs, checkpoints, weights).")] = Path("training-runs"),
     preset: Annotated[str, typer.Option(help="cascade (paper widths) or cascade-lite.")] = "cascade-lite",
+    baseline: Annotated[Optional[str], typer.Option(help="Train one comparison model instead of the cascade: unet, attention_unet, vgg16_unet (paper widths) or their -lite versions.")] = None,
     pretrain_epochs: Annotated[int, typer.Option(help="Stage-1 pre-training epochs on TNBC (0 skips).")] = 10,
     epochs: Annotated[int, typer.Option(help="MoNuSeg epochs of each stage (and of each fold model).")] = 30,
     folds: Annotated[int, typer.Option(help="Folds for out-of-fold stage-1 inputs of stage 2.")] = 3,
@@ -162,8 +164,9 @@ def train(
     max_steps: Annotated[Optional[int], typer.Option(help="Cap steps per epoch (smoke runs).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoints in --out.")] = False,
 ) -> None:
-    """Train the cascade with the paper's protocol: TNBC pre-training, MoNuSeg fine-tuning."""
+    """Train the cascade (or, with --baseline, one comparison model) with the paper's protocol: TNBC pre-training, MoNuSeg fine-tuning."""
     from wsinuc.datasets import default_data_root
+    from wsinuc.training.baselines import train_baseline
     from wsinuc.training.config import TrainConfig
     from wsinuc.training.protocol import train_cascade
 
@@ -172,10 +175,18 @@ def train(
         max_steps_per_epoch=max_steps, resume=resume, stage2_input=stage2_input,
         teacher=teacher, distill_weight=distill_weight,
     )
-    result = train_cascade(
-        data or default_data_root(), out, preset, config,
-        pretrain_tnbc_epochs=pretrain_epochs, finetune_epochs=epochs, folds=folds,
-    )
+    if baseline is not None:
+        if teacher is not None:
+            raise OptionError("--teacher", "distillation applies to the cascade, not to --baseline")
+        result = train_baseline(
+            data or default_data_root(), out, baseline, config,
+            pretrain_tnbc_epochs=pretrain_epochs, finetune_epochs=epochs,
+        )
+    else:
+        result = train_cascade(
+            data or default_data_root(), out, preset, config,
+            pretrain_tnbc_epochs=pretrain_epochs, finetune_epochs=epochs, folds=folds,
+        )
     console.print(f"weights: {result.weights_path}")
     console.print(json.dumps(result.metrics, indent=2, default=str))
 
@@ -222,6 +233,48 @@ def benchmark_monuseg(
     write_rows_csv(out / "per_image.csv", rows)
     write_summary(out, summary, {"split": split, "protocol": protocol, "postprocess": postprocess, "models": names})
     console.print(summary_markdown(summary, f"MoNuSeg {split} ({protocol} protocol)"))
+
+
+@benchmark_app.command("table1")
+@reports_errors
+def benchmark_table1(
+    data: Annotated[Optional[Path], typer.Argument(help="The MoNuSeg folder (default: $WSINUC_DATA/monuseg or ../shared/data/monuseg).")] = None,
+    models: Annotated[str, typer.Option(help="Comma list of rows: bundled name or weights path, '@watershed' for that variant; 'all' = every bundled model, opening and watershed.")] = "all",
+    splits: Annotated[str, typer.Option(help="Comma list of train, val, test.")] = "train,val,test",
+    protocol: Annotated[str, typer.Option(help="engine (chunks with halo, as segment) or paper (16 tiles of 256, no halo).")] = "engine",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for table1.md, table1.json and per_image.csv.")] = Path("results/table1"),
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N images of each split (smoke runs).")] = None,
+) -> None:
+    """The paper's Table I: AJI / F1 on train, val and test for each model, the paper's numbers beside them."""
+    from wsinuc.benchmark.monuseg import MonusegConfig
+    from wsinuc.benchmark.report import write_rows_csv, write_table_one
+    from wsinuc.benchmark.table_one import evaluate_table_one, parse_model_spec, table_one
+    from wsinuc.datasets import default_data_root, require_dir
+    from wsinuc.models import list_bundled_weights
+
+    data = data or default_data_root() / "monuseg"
+    require_dir(data / "test" / "images", "MoNuSeg test images")
+    if models == "all":
+        models = ",".join(f"{name},{name}@watershed" for name in list_bundled_weights())
+    specs = [parse_model_spec(text) for text in models.split(",") if text.strip()]
+    chosen = [s.strip() for s in splits.split(",") if s.strip()]
+    if not specs:
+        raise OptionError("--models", "no bundled weights found; pass weights paths")
+    config = MonusegConfig(protocol=protocol, device=device, limit=limit)
+    for split in chosen:
+        MonusegConfig(split=split)  # validates the name
+
+    def on_image(result: dict) -> None:
+        console.print(f"{result['model']} {result['image_id']}: AJI {result['aji']:.3f}  F1 {result['f1']:.3f}")
+
+    rows = evaluate_table_one(data, specs, chosen, config, on_image)
+    table = table_one(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    write_rows_csv(out / "per_image.csv", rows)
+    markdown = write_table_one(out, table, {"splits": chosen, "protocol": protocol,
+                                            "models": [dataclasses.asdict(s) for s in specs]})
+    console.print(markdown)
 
 
 def main() -> None:

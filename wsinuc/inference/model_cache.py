@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from wsinuc.inference.predictor import Predictor, resolve_device
-from wsinuc.models.weights import bundled_weights_dir, list_bundled_weights, load_weights
+from wsinuc.models.weights import bundled_weights_dir, list_bundled_weights, load_weights, saved_weights_exist
 from wsinuc.models.weights import WeightsError
 
 _LOCK = threading.Lock()
@@ -42,7 +42,7 @@ def weights_stem(model: str) -> Path:
         return bundled_weights_dir() / model
     path = Path(model)
     stem = path.with_suffix("") if path.suffix in (".json", ".safetensors") else path
-    if stem.with_suffix(".safetensors").is_file():
+    if saved_weights_exist(stem):
         return stem
     names = ", ".join(list_bundled_weights()) or "none installed"
     raise WeightsError(model, f"no such weights file and no bundled model of that name; bundled: {names}")

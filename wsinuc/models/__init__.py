@@ -17,6 +17,7 @@ from wsinuc.models.weights import (
     load_model,
     load_weights,
     save_weights,
+    saved_weights_exist,
 )
 
 __all__ = [
@@ -32,5 +33,6 @@ __all__ = [
     "load_weights",
     "model_config",
     "save_weights",
+    "saved_weights_exist",
     "vgg_unet",
 ]

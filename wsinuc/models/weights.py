@@ -8,6 +8,12 @@ A saved model is two files side by side:
   ``.safetensors`` file, ``n_parameters``, ``dtype`` and whatever the caller
   adds (metrics, training data, epochs, device, date).
 
+A model larger than ``max_shard_bytes`` (64 MiB by default, e.g. the
+paper-width cascade at 110 MB in float16) is split by whole tensors into
+``<stem>-00001-of-0000N.safetensors`` files; its card then lists them under
+``shards`` (file name, sha256 and size of each) instead of one ``sha256``.
+Every file stays far below the 100 MB that git hosts accept per file.
+
 Loading rebuilds the network from the card's config through
 :func:`~wsinuc.models.registry.create_model`, checks the sha256 and reads the
 tensors with safetensors: nothing is ever unpickled. Bundled weights live in
@@ -37,6 +43,7 @@ logger = logging.getLogger(__name__)
 WEIGHTS_SUFFIX = ".safetensors"
 CARD_SUFFIX = ".json"
 STORED_DTYPE = torch.float16
+MAX_SHARD_BYTES = 64 * 2**20
 
 
 class WeightsError(WsinucError):
@@ -48,9 +55,13 @@ class WeightsError(WsinucError):
 
 
 def save_weights(
-    model: nn.Module, path: str | Path, card: dict[str, Any] | None = None
+    model: nn.Module,
+    path: str | Path,
+    card: dict[str, Any] | None = None,
+    *,
+    max_shard_bytes: int = MAX_SHARD_BYTES,
 ) -> tuple[Path, Path]:
-    """Write ``<path>.safetensors`` and its card ``<path>.json``.
+    """Write ``<path>.safetensors`` (or its shards) and the card ``<path>.json``.
 
     Parameters
     ----------
@@ -60,13 +71,15 @@ def save_weights(
         Output stem; a ``.safetensors`` or ``.json`` suffix is dropped.
     card : dict, optional
         Extra JSON-serialisable card entries (metrics, data, epochs, device,
-        date, ``name``). ``config``, ``sha256``, ``n_parameters`` and ``dtype``
-        are always computed here.
+        date, ``name``). ``config``, ``sha256`` (or ``shards``),
+        ``n_parameters`` and ``dtype`` are always computed here.
+    max_shard_bytes : int
+        Largest weights file; a bigger state dict is split into shards.
 
     Returns
     -------
     (Path, Path)
-        The weights file and the card file.
+        The (first) weights file and the card file.
     """
     config = model_config(model)
     weights_path, card_path = _stem_paths(path)
@@ -76,20 +89,73 @@ def save_weights(
         .detach().cpu().contiguous()
         for key, value in model.state_dict().items()
     }
-    temporary = weights_path.with_name(weights_path.name + ".tmp")
-    save_file(tensors, str(temporary), metadata={"wsinuc_config": json.dumps(config)})
-    os.replace(temporary, weights_path)
+    groups = _shard_groups(tensors, max_shard_bytes)
+    _remove_old_weight_files(weights_path)
+    if len(groups) == 1:
+        files = [weights_path]
+    else:
+        stem = weights_path.name.removesuffix(WEIGHTS_SUFFIX)
+        files = [weights_path.with_name(f"{stem}-{i:05d}-of-{len(groups):05d}{WEIGHTS_SUFFIX}")
+                 for i in range(1, len(groups) + 1)]
+    for file, group in zip(files, groups):
+        temporary = file.with_name(file.name + ".tmp")
+        save_file(group, str(temporary), metadata={"wsinuc_config": json.dumps(config)})
+        os.replace(temporary, file)
+    if len(files) == 1:
+        integrity: dict[str, Any] = {"sha256": file_sha256(weights_path)}
+    else:
+        integrity = {"shards": [{"file": f.name, "sha256": file_sha256(f), "bytes": f.stat().st_size}
+                                for f in files]}
     full_card = {
         "name": config["name"],
-        **(card or {}),
+        **{k: v for k, v in (card or {}).items() if k not in ("sha256", "shards")},
         "config": config,
-        "sha256": file_sha256(weights_path),
+        **integrity,
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "dtype": str(STORED_DTYPE).removeprefix("torch."),
     }
     card_path.write_text(json.dumps(full_card, indent=2, sort_keys=True) + "\n")
-    logger.info("saved %s (%d parameters)", weights_path, full_card["n_parameters"])
-    return weights_path, card_path
+    logger.info("saved %s (%d parameters, %d file(s))", weights_path, full_card["n_parameters"], len(files))
+    return files[0], card_path
+
+
+def _shard_groups(tensors: dict[str, torch.Tensor], max_bytes: int) -> list[dict[str, torch.Tensor]]:
+    """Split a state dict, in order and by whole tensors, into groups of at most ``max_bytes``."""
+    groups: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for key, tensor in tensors.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if groups[-1] and size + nbytes > max_bytes:
+            groups.append({})
+            size = 0
+        groups[-1][key] = tensor
+        size += nbytes
+    return groups
+
+
+def _remove_old_weight_files(weights_path: Path) -> None:
+    """Delete a previous save at this stem (single file or shards) before writing a new one."""
+    stem = weights_path.name.removesuffix(WEIGHTS_SUFFIX)
+    for old in [weights_path, *weights_path.parent.glob(f"{stem}-?????-of-?????{WEIGHTS_SUFFIX}")]:
+        old.unlink(missing_ok=True)
+
+
+def weight_files(card: dict[str, Any], card_path: str | Path) -> list[tuple[Path, str]]:
+    """``(file, expected sha256)`` of every weights file a card describes."""
+    card_path = Path(card_path)
+    if "shards" in card:
+        return [(card_path.with_name(shard["file"]), shard["sha256"]) for shard in card["shards"]]
+    return [(card_path.with_suffix(WEIGHTS_SUFFIX), card["sha256"])]
+
+
+def saved_weights_exist(path: str | Path) -> bool:
+    """Whether ``path`` (stem, ``.json`` or ``.safetensors``) has a card and all its weights files."""
+    _, card_path = _stem_paths(path)
+    try:
+        card = read_card(card_path)
+    except WeightsError:
+        return False
+    return all(file.is_file() for file, _ in weight_files(card, card_path))
 
 
 def load_weights(
@@ -118,18 +184,21 @@ def load_weights(
     """
     weights_path, card_path = _stem_paths(path)
     card = read_card(card_path)
-    if not weights_path.is_file():
-        raise WeightsError(weights_path, "weights file not found")
-    digest = file_sha256(weights_path)
-    if digest != card.get("sha256"):
-        raise WeightsError(
-            weights_path, f"sha256 {digest} does not match {card.get('sha256')} in {card_path.name}"
-        )
+    state: dict[str, torch.Tensor] = {}
+    for file, expected in weight_files(card, card_path):
+        if not file.is_file():
+            raise WeightsError(file, "weights file not found")
+        digest = file_sha256(file)
+        if digest != expected:
+            raise WeightsError(file, f"sha256 {digest} does not match {expected} in {card_path.name}")
+        try:
+            state.update(load_file(str(file), device="cpu"))
+        except SafetensorError as error:
+            raise WeightsError(file, f"not a safetensors file ({error})") from error
     try:
         model = create_model(**card["config"])
-        state = load_file(str(weights_path), device="cpu")
         model.load_state_dict(state, strict=True)
-    except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as error:
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
         problem = " ".join(str(error).split())[:300]
         raise WeightsError(
             weights_path, f"cannot load into the card's config: {problem}"
@@ -172,7 +241,7 @@ def load_model(
         return load_weights(folder / str(name_or_path), device)[0]
     weights_path, card_path = _stem_paths(name_or_path)
     if weights_path.is_file() or card_path.is_file():
-        return load_weights(weights_path, device)[0]
+        return load_weights(card_path, device)[0]
     listed = ", ".join(available) if available else "none installed"
     raise WeightsError(
         name_or_path, f"no such weights file and no bundled model of that name; bundled: {listed}"
@@ -185,14 +254,11 @@ def bundled_weights_dir() -> Path:
 
 
 def list_bundled_weights(weights_dir: str | Path | None = None) -> list[str]:
-    """Names with both ``<name>.json`` and ``<name>.safetensors`` in ``weights_dir``."""
+    """Names whose card ``<name>.json`` and all its weights files are in ``weights_dir``."""
     folder = Path(weights_dir) if weights_dir is not None else bundled_weights_dir()
     if not folder.is_dir():
         return []
-    return sorted(
-        card.stem for card in folder.glob(f"*{CARD_SUFFIX}")
-        if card.with_suffix(WEIGHTS_SUFFIX).is_file()
-    )
+    return sorted(card.stem for card in folder.glob(f"*{CARD_SUFFIX}") if saved_weights_exist(card))
 
 
 def read_card(card_path: str | Path) -> dict[str, Any]:
@@ -205,9 +271,16 @@ def read_card(card_path: str | Path) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise WeightsError(card_path, f"not valid JSON ({error})") from error
     has_config = isinstance(card, dict) and isinstance(card.get("config"), dict)
-    if not has_config or "sha256" not in card:
-        raise WeightsError(card_path, "model card lacks a 'config' object or a 'sha256' entry")
+    if not has_config or not ("sha256" in card or _valid_shards(card.get("shards"))):
+        raise WeightsError(card_path, "model card lacks a 'config' object or a 'sha256' (or 'shards') entry")
     return card
+
+
+def _valid_shards(shards: object) -> bool:
+    return isinstance(shards, list) and bool(shards) and all(
+        isinstance(s, dict) and isinstance(s.get("file"), str) and "/" not in s["file"]
+        and isinstance(s.get("sha256"), str) for s in shards
+    )
 
 
 def file_sha256(path: str | Path) -> str:

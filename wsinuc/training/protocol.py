@@ -137,19 +137,30 @@ def _attach_teacher(data: ProtocolData, config: TrainConfig) -> ProtocolData:
     return dataclasses.replace(data, train=with_teacher(data.train, probabilities))
 
 
-def _stage_config(config: TrainConfig, out_dir: Path, name: str, epochs: int) -> TrainConfig:
+def stage_run_config(config: TrainConfig, out_dir: Path, name: str, epochs: int) -> TrainConfig:
+    """``config`` for one training run of the protocol: its epochs and sub-folder ``out_dir/name``."""
     return dataclasses.replace(config, epochs=epochs, out_dir=out_dir / name)
 
 
-def _pretrained_stage1(
-    data: ProtocolData, stage1_config: dict, config: TrainConfig, out_dir: Path, epochs: int
+def pretrain_on_tnbc(
+    data: ProtocolData,
+    model_config: dict,
+    config: TrainConfig,
+    out_dir: Path,
+    epochs: int,
+    *,
+    loss: str = "weighted_bce",
+    run_name: str = "stage1_tnbc",
 ) -> dict[str, torch.Tensor] | None:
-    """Step 2: stage 1 trained on TNBC; its weights start every MoNuSeg stage-1 run."""
+    """Train ``model_config`` on the TNBC patches; its weights start the MoNuSeg runs.
+
+    Returns None (no pre-training) when ``data.tnbc`` is None or ``epochs == 0``.
+    """
     if data.tnbc is None or epochs == 0:
         return None
     result = train_model(
-        build_stage(stage1_config, config.seed), data.tnbc, data.val,
-        _stage_config(config, out_dir, "stage1_tnbc", epochs), loss="weighted_bce",
+        build_stage(model_config, config.seed), data.tnbc, data.val,
+        stage_run_config(config, out_dir, run_name, epochs), loss=loss,
     )
     return {k: v.detach().cpu().clone() for k, v in result.model.state_dict().items()}
 
@@ -172,7 +183,7 @@ def _stage2_inputs(
     return oof.probabilities, {"fold_of_image": oof.fold_of_image, "fold_metrics": fold_metrics}
 
 
-def _device_name(config: TrainConfig) -> str:
+def device_name(config: TrainConfig) -> str:
     device = resolve_device(config.device)
     return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
@@ -230,20 +241,20 @@ def train_cascade(
     with_tnbc = pretrain_tnbc_epochs > 0
     data = load_protocol_data(Path(data_root), config.patch_size, config.seed, with_tnbc)
     data = _attach_teacher(data, config)
-    pretrained = _pretrained_stage1(data, stage1_config, config, out_dir, pretrain_tnbc_epochs)
+    pretrained = pretrain_on_tnbc(data, stage1_config, config, out_dir, pretrain_tnbc_epochs)
 
     def make_stage1() -> nn.Module:
         return build_stage(stage1_config, config.seed, pretrained)
 
     stage1 = train_model(
         make_stage1(), data.train, data.val,
-        _stage_config(config, out_dir, "stage1", finetune_epochs), loss="weighted_bce",
+        stage_run_config(config, out_dir, "stage1", finetune_epochs), loss="weighted_bce",
     )
-    fold_config = _stage_config(config, out_dir, "stage1_oof", finetune_epochs)
+    fold_config = stage_run_config(config, out_dir, "stage1_oof", finetune_epochs)
     probabilities, oof_card = _stage2_inputs(data, make_stage1, stage1.model, fold_config, folds)
     stage2 = train_model(
         build_stage(stage2_config, config.seed), with_probabilities(data.train, probabilities),
-        data.val, _stage_config(config, out_dir, "stage2", finetune_epochs),
+        data.val, stage_run_config(config, out_dir, "stage2", finetune_epochs),
         loss="dice", stage1=stage1.model,
     )
     device = next(stage2.model.parameters()).device
@@ -264,18 +275,34 @@ def _validate_protocol(
 ) -> None:
     if preset not in PRESETS:
         raise OptionError("--preset", f"must be one of {sorted(PRESETS)}, got {preset!r}")
-    if pretrain_epochs < 0:
-        raise OptionError("--pretrain-tnbc-epochs", f"must be >= 0, got {pretrain_epochs}")
-    if finetune_epochs < 1:
-        raise OptionError("--finetune-epochs", f"must be >= 1, got {finetune_epochs}")
+    validate_epochs(pretrain_epochs, finetune_epochs)
     if config.stage2_input == "out-of-fold" and (int(folds) != folds or folds < 2):
         raise OptionError("--folds", f"must be an integer >= 2, got {folds!r}")
+
+
+def validate_epochs(pretrain_epochs: int, finetune_epochs: int) -> None:
+    """Refuse negative TNBC epochs or fewer than one MoNuSeg epoch, naming the ``wsinuc train`` option."""
+    if pretrain_epochs < 0:
+        raise OptionError("--pretrain-epochs", f"must be >= 0, got {pretrain_epochs}")
+    if finetune_epochs < 1:
+        raise OptionError("--epochs", f"must be >= 1, got {finetune_epochs}")
 
 
 def _protocol_card(
     data: ProtocolData, config: TrainConfig, epochs: tuple[int, int, int], oof_card: dict
 ) -> dict:
     pretrain, finetune, folds = epochs
+    return {
+        **data_card(data, config),
+        "epochs": {"pretrain_tnbc": pretrain, "finetune": finetune, "stage2": finetune},
+        "stage2_input": config.stage2_input,
+        "folds": folds if config.stage2_input == "out-of-fold" else None,
+        **oof_card,
+    }
+
+
+def data_card(data: ProtocolData, config: TrainConfig) -> dict:
+    """Card fields shared by every protocol run: data, split, device, training settings."""
     return {
         "training_data": {
             "pretraining": None if data.tnbc is None else (
@@ -287,10 +314,6 @@ def _protocol_card(
         },
         "split": {"seed": config.seed, "val_fraction": VAL_FRACTION,
                   "train_ids": list(data.train_ids), "val_ids": list(data.val_ids)},
-        "epochs": {"pretrain_tnbc": pretrain, "finetune": finetune, "stage2": finetune},
-        "stage2_input": config.stage2_input,
-        "folds": folds if config.stage2_input == "out-of-fold" else None,
-        **oof_card,
-        "device": _device_name(config),
+        "device": device_name(config),
         "training": config_card(config),
     }

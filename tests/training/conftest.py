@@ -1,0 +1,41 @@
+"""Shared fixtures of the training tests: tiny synthetic nuclei images."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from wsinuc.training import baselines, protocol
+from wsinuc.training.data import make_patch_set, make_validation_set
+
+PATCH = 32
+
+
+def _sample(image_id: str, seed: int, size: int = 64) -> SimpleNamespace:
+    rng = np.random.default_rng(seed)
+    image = np.full((size, size, 3), (225, 175, 205), np.uint8)
+    instances = np.zeros((size, size), np.int32)
+    for label, (top, left) in enumerate(rng.integers(2, size - 12, size=(5, 2)), start=1):
+        instances[top : top + 9, left : left + 9] = label
+    image[instances > 0] = (70, 40, 120)
+    return SimpleNamespace(image_id=image_id, image=image, instances=instances)
+
+
+@pytest.fixture
+def synthetic_data(monkeypatch):
+    """Four 64-px training images, one validation image, one TNBC image; replaces data loading."""
+    train = [_sample(f"TCGA-{i}", i) for i in range(4)]
+    data = protocol.ProtocolData(
+        train=make_patch_set(train, PATCH),
+        val=make_validation_set([_sample("TCGA-val", 9, size=70)]),
+        tnbc=make_patch_set([_sample("01_1", 20)], PATCH),
+        train_ids=tuple(s.image_id for s in train),
+        val_ids=("TCGA-val",),
+    )
+    for module in (protocol, baselines):
+        monkeypatch.setattr(module, "load_protocol_data", lambda *args: data)
+    return data
+
+
