@@ -15,9 +15,11 @@ import re
 import resource
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -318,3 +320,41 @@ def save_result(result: dict, args: argparse.Namespace, kind: str, size: str, ch
     if choice.note:
         console.print(f"[yellow]note:[/yellow] {choice.note}")
     return path
+
+
+def read_tiles(slide_path: Path, side: int, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` real ``side`` x ``side`` RGB tiles from the middle of the slide (mostly tissue)."""
+    from wsinuc.slide import open_slide
+
+    rng = np.random.default_rng(seed)
+    tiles = np.empty((count, side, side, 3), dtype=np.uint8)
+    with open_slide(slide_path) as slide:
+        width, height = slide.dimensions
+        for index in range(count):
+            x = int(rng.uniform(0.3, 0.7) * width) - side // 2
+            y = int(rng.uniform(0.3, 0.7) * height) - side // 2
+            tiles[index] = slide.read_region(x, y, side, side, 0)
+    return tiles
+
+
+def model_only(model: str, device: str, batch_size: int, tiles: np.ndarray) -> dict:
+    """Time the engine's own predictor on in-memory tiles, excluding the first (warm-up) batch.
+
+    The timing runs in a worker thread, as the engine's Dask threads run the
+    model (on a busy CPU, torch in the main thread can be much slower).
+    """
+    from wsinuc.inference.model_cache import cached_predictor
+
+    predictor = cached_predictor(model, device, batch_size)
+
+    def timed() -> float:
+        predictor.predict(tiles[:batch_size])
+        synchronize(str(predictor.device))
+        started = time.perf_counter()
+        predictor.predict(tiles[batch_size:])
+        synchronize(str(predictor.device))
+        return time.perf_counter() - started
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        seconds = pool.submit(timed).result()
+    return {"tiles": len(tiles) - batch_size, "tile_side": int(tiles.shape[1]), "seconds": seconds}

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +33,12 @@ from common import (
     engine_config,
     ensure_slide,
     megapixels_at_reference,
+    model_only,
     peak_rss_mib,
     print_table,
     rate,
+    read_tiles,
     reset_peak_rss,
-    synchronize,
     timed_segment,
     write_result,
 )
@@ -59,44 +58,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.model_batches < 1:
         parser.error(f"--model-batches must be >= 1, got {args.model_batches}")
     return args
-
-
-def read_tiles(slide_path: Path, side: int, count: int, seed: int = 0) -> np.ndarray:
-    """``count`` real ``side`` x ``side`` RGB tiles from the middle of the slide (mostly tissue)."""
-    from wsinuc.slide import open_slide
-
-    rng = np.random.default_rng(seed)
-    tiles = np.empty((count, side, side, 3), dtype=np.uint8)
-    with open_slide(slide_path) as slide:
-        width, height = slide.dimensions
-        for index in range(count):
-            x = int(rng.uniform(0.3, 0.7) * width) - side // 2
-            y = int(rng.uniform(0.3, 0.7) * height) - side // 2
-            tiles[index] = slide.read_region(x, y, side, side, 0)
-    return tiles
-
-
-def model_only(model: str, device: str, batch_size: int, tiles: np.ndarray) -> dict:
-    """Time the engine's own predictor on in-memory tiles, excluding the first (warm-up) batch.
-
-    The timing runs in a worker thread, as the engine's Dask threads run the
-    model (on a busy CPU, torch in the main thread can be much slower).
-    """
-    from wsinuc.inference.model_cache import cached_predictor
-
-    predictor = cached_predictor(model, device, batch_size)
-
-    def timed() -> float:
-        predictor.predict(tiles[:batch_size])
-        synchronize(str(predictor.device))
-        started = time.perf_counter()
-        predictor.predict(tiles[batch_size:])
-        synchronize(str(predictor.device))
-        return time.perf_counter() - started
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        seconds = pool.submit(timed).result()
-    return {"tiles": len(tiles) - batch_size, "tile_side": int(tiles.shape[1]), "seconds": seconds}
 
 
 def stage_split(record: dict) -> dict:

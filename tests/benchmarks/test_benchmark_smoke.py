@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from wsinuc.models import create_model, save_weights
 
@@ -180,3 +181,24 @@ def test_plots_draw_one_png_per_benchmark(scripts, tmp_path):
 def test_plots_without_results_draw_nothing(scripts, tmp_path):
     assert scripts("plots").main(["--results", str(tmp_path)]) == 0
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_model_cost_compares_models_on_the_same_tiles(scripts, work, colour_weights, tmp_path):
+    args = ["--models", f"{colour_weights},cascade-lite", "--device", "cpu", "--tile", "64", "--tiles", "2",
+            "--work", str(work), "--results", str(tmp_path)]
+    assert scripts("model_cost").main(args) == 0
+    record = _only_result(tmp_path, "model_cost")
+    colour, lite = record["models"]
+    assert colour["tiles"] == lite["tiles"] == 2 and colour["tile_side"] == 64
+    assert lite["parameters"] == sum(p.numel() for p in create_model("cascade-lite").parameters())
+    assert lite["kmac_per_px"] > 10 * colour["kmac_per_px"] > 0
+    assert record["speed_ratio_second_over_first"] == pytest.approx(lite["mpx_per_s"] / colour["mpx_per_s"])
+    assert max(colour["speed_vs_fastest"], lite["speed_vs_fastest"]) == 1.0
+
+
+def test_macs_per_pixel_of_one_convolution_is_its_kernel_volume(scripts):
+    model_cost = scripts("model_cost")
+    conv = torch.nn.Conv2d(3, 8, kernel_size=3, padding=1)
+    assert model_cost.macs_per_pixel(conv, side=32) == 3 * 8 * 9
+    up = torch.nn.ConvTranspose2d(3, 4, kernel_size=2, stride=2)
+    assert model_cost.macs_per_pixel(up, side=32) == 3 * 4 * 4

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from types import SimpleNamespace
 
-import numpy as np
 import pytest
 import torch
 
@@ -16,7 +14,6 @@ from wsinuc.models import create_model, load_model, save_weights
 from wsinuc.training import protocol
 from wsinuc.training.augment import NO_AUGMENTATION
 from wsinuc.training.config import TrainConfig
-from wsinuc.training.data import make_patch_set, make_validation_set
 
 PATCH = 32
 

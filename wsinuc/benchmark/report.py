@@ -34,6 +34,7 @@ def write_rows_csv(path: Path, rows: list[dict]) -> None:
     """Per-image rows as CSV (columns from the first row)."""
     if not rows:
         return
+    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -21,6 +21,7 @@ from wsinuc.metrics import mean_metrics
 SPLIT_ORDER = ("train", "val", "test")
 EXTRA_TEST_COLUMNS = ("aji_plus", "pq", "dice")
 POSTPROCESSING = ("opening", "watershed")
+COLUMN_NAMES = {"aji": "AJI", "f1": "F1", "aji_plus": "AJI+", "pq": "PQ", "dice": "Dice"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,9 +108,9 @@ def _metrics_only(row: dict) -> dict:
 def table_one_markdown(table: Sequence[dict], title: str) -> str:
     """Markdown: AJI / F1 per split, AJI+ / PQ / Dice on test, the paper's test AJI / F1."""
     splits = [s for s in SPLIT_ORDER if any(f"{s}_aji" in entry for entry in table)]
-    columns = [(f"{s}_{m}", f"{s} {m.upper() if m == 'aji' else m}") for s in splits for m in ("aji", "f1")]
+    columns = [(f"{s}_{m}", f"{s} {COLUMN_NAMES[m]}") for s in splits for m in ("aji", "f1")]
     if "test" in splits:
-        columns += [(f"test_{m}", f"test {m}") for m in EXTRA_TEST_COLUMNS]
+        columns += [(f"test_{m}", f"test {COLUMN_NAMES[m]}") for m in EXTRA_TEST_COLUMNS]
     columns += [("paper_test_aji", "paper test AJI"), ("paper_test_f1", "paper test F1")]
     lines = [f"### {title}", "", "| model | " + " | ".join(name for _, name in columns) + " |",
              "|---|" + "---|" * len(columns)]

@@ -1,0 +1,129 @@
+"""Size, arithmetic and model-only speed of several networks, measured in one run.
+
+For each model: parameters, multiply-accumulates per input pixel (every
+convolution counted by a forward hook) and the engine predictor's throughput
+on the same in-memory tiles of a synthetic slide, so that the speed ratio
+between models (e.g. ``cascade`` over ``cascade-lite``, the issue's "at least
+5x on a CPU") comes from one run on one machine. Models without bundled
+weights are timed UNTRAINED (same architecture, same cost). Writes
+``results/model_cost-<device>-<date>-<label>.json``.
+
+Example::
+
+    python benchmarks/model_cost.py --models cascade,cascade-lite --device cpu --tile 512 --tiles 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+from common import (
+    choose_model,
+    console,
+    device_info,
+    ensure_slide,
+    model_only,
+    print_table,
+    read_tiles,
+    versions,
+    write_result,
+)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options (see the module docstring)."""
+    from common import DEFAULT_WORK, RESULTS_DIR
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default="cascade,cascade-lite", help="comma list of models to compare")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--tile", type=int, default=512, help="tile side, px (multiple of 32)")
+    parser.add_argument("--tiles", type=int, default=3, help="timed tiles per model (after one warm-up batch)")
+    parser.add_argument("--batch-size", type=int, default=1, help="tiles per forward pass")
+    parser.add_argument("--work", default=DEFAULT_WORK, help="slide cache and scratch folder")
+    parser.add_argument("--results", default=RESULTS_DIR, help="folder of the result JSON")
+    parser.add_argument("--label", default=None, help="suffix of the result file name")
+    args = parser.parse_args(argv)
+    if args.tile < 64 or args.tile % 32:
+        parser.error(f"--tile must be a multiple of 32 and >= 64, got {args.tile}")
+    if args.tiles < 1 or args.batch_size < 1:
+        parser.error("--tiles and --batch-size must be >= 1")
+    args.model = None
+    return args
+
+
+def macs_per_pixel(model: torch.nn.Module, side: int = 256) -> float:
+    """Convolution multiply-accumulates per input pixel on a ``side`` x ``side`` RGB tile."""
+    total = 0
+
+    def count(module: torch.nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal total
+        kernel = module.weight.shape[2] * module.weight.shape[3]
+        if isinstance(module, torch.nn.ConvTranspose2d):
+            total += inputs[0].numel() * module.out_channels // module.groups * kernel
+        else:
+            total += output.numel() * module.in_channels // module.groups * kernel
+
+    hooks = [m.register_forward_hook(count) for m in model.modules()
+             if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    try:
+        with torch.inference_mode():
+            model.eval()(torch.rand(1, 3, side, side))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total / (side * side)
+
+
+def measure_model(name: str, args: argparse.Namespace, tiles, device: dict) -> dict | None:
+    """Parameters, MAC/px and model-only Mpx/s of one model (None when it cannot be resolved)."""
+    from wsinuc.inference.model_cache import load_card_and_model
+
+    args.model = name
+    choice = choose_model(args)
+    if choice is None:
+        return None
+    model, _ = load_card_and_model(choice.argument, "cpu")
+    timing = model_only(choice.argument, device["device"], args.batch_size, tiles)
+    megapixels = timing["tiles"] * args.tile**2 / 1e6
+    return {"model": name, "weights": choice.source, "parameters": sum(p.numel() for p in model.parameters()),
+            "kmac_per_px": macs_per_pixel(model) / 1e3, "mpx_per_s": megapixels / timing["seconds"], **timing}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure every model on the same tiles, print a table with speed ratios, write the JSON."""
+    args = parse_args(argv)
+    device = device_info(args.device)
+    slide = ensure_slide(args.work, max(2048, 4 * args.tile))
+    tiles = read_tiles(slide, args.tile, args.tiles + args.batch_size)
+    rows = []
+    for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+        row = measure_model(name, args, tiles, device)
+        if row is None:
+            return 2
+        rows.append(row)
+    fastest = max(row["mpx_per_s"] for row in rows)
+    for row in rows:
+        row["speed_vs_fastest"] = row["mpx_per_s"] / fastest
+    print_table(f"model cost on {device['device_name']}", [
+        (row["model"], f"{row['parameters'] / 1e6:.2f} M params, {row['kmac_per_px']:.1f} kMAC/px, "
+                       f"{row['mpx_per_s']:.3f} Mpx/s (x{row['speed_vs_fastest']:.3f} of fastest)")
+        for row in rows])
+    args.model = None
+    record = {"benchmark": "model_cost", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "device": device,
+              "versions": versions(), "parameters": {k: str(v) for k, v in vars(args).items()}, "models": rows}
+    if len(rows) == 2:
+        record["speed_ratio_second_over_first"] = rows[1]["mpx_per_s"] / rows[0]["mpx_per_s"]
+        console.print(f"{rows[1]['model']} / {rows[0]['model']} speed: "
+                      f"{record['speed_ratio_second_over_first']:.2f}x")
+    label = args.label or f"{args.models.replace(',', '-vs-')}-{args.tile}"
+    console.print(f"wrote {write_result(record, args.results, 'model_cost', label)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
