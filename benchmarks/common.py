@@ -304,10 +304,10 @@ def base_record(kind: str, args: argparse.Namespace, device: dict, choice: Model
     }
 
 
-def choose_model(args: argparse.Namespace) -> ModelChoice | None:
-    """Resolve ``args.model``; print a one-line error and return None when it cannot be used."""
+def choose_model(model: str, work: Path) -> ModelChoice | None:
+    """Resolve a ``--model`` value; print a one-line error and return None when it cannot be used."""
     try:
-        return resolve_model(args.model, args.work)
+        return resolve_model(model, work)
     except ValueError as error:
         console.print(f"[red]error:[/red] {error}")
         return None

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child_size is not None:
         return run_child(args)
-    choice = choose_model(args)
+    choice = choose_model(args.model, args.work)
     if choice is None:
         return 2
     args.model = choice.argument

@@ -52,7 +52,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--tile must be a multiple of 32 and >= 64, got {args.tile}")
     if args.tiles < 1 or args.batch_size < 1:
         parser.error("--tiles and --batch-size must be >= 1")
-    args.model = None
     return args
 
 
@@ -83,8 +82,7 @@ def measure_model(name: str, args: argparse.Namespace, tiles, device: dict) -> d
     """Parameters, MAC/px and model-only Mpx/s of one model (None when it cannot be resolved)."""
     from wsinuc.inference.model_cache import load_card_and_model
 
-    args.model = name
-    choice = choose_model(args)
+    choice = choose_model(name, args.work)
     if choice is None:
         return None
     model, _ = load_card_and_model(choice.argument, "cpu")
@@ -113,7 +111,6 @@ def main(argv: list[str] | None = None) -> int:
         (row["model"], f"{row['parameters'] / 1e6:.2f} M params, {row['kmac_per_px']:.1f} kMAC/px, "
                        f"{row['mpx_per_s']:.3f} Mpx/s (x{row['speed_vs_fastest']:.3f} of fastest)")
         for row in rows])
-    args.model = None
     record = {"benchmark": "model_cost", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "device": device,
               "versions": versions(), "parameters": {k: str(v) for k, v in vars(args).items()}, "models": rows}
     if len(rows) == 2:

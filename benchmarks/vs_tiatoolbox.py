@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("tiatoolbox").setLevel(logging.WARNING)
     args = parse_args(argv)
-    choice = choose_model(args)
+    choice = choose_model(args.model, args.work)
     if choice is None:
         return 2
     device = device_info(args.device)

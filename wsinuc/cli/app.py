@@ -270,7 +270,6 @@ def benchmark_table1(
 
     rows = evaluate_table_one(data, specs, chosen, config, on_image)
     table = table_one(rows)
-    out.mkdir(parents=True, exist_ok=True)
     write_rows_csv(out / "per_image.csv", rows)
     markdown = write_table_one(out, table, {"splits": chosen, "protocol": protocol,
                                             "models": [dataclasses.asdict(s) for s in specs]})
