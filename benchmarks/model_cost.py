@@ -56,7 +56,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def macs_per_pixel(model: torch.nn.Module, side: int = 256) -> float:
-    """Convolution multiply-accumulates per input pixel on a ``side`` x ``side`` RGB tile."""
+    """Convolution multiply-accumulates per input pixel on a ``side`` x ``side`` RGB tile.
+
+    Counted with forward hooks on one tile, on the device the model is on.
+    """
     total = 0
 
     def count(module: torch.nn.Module, inputs: tuple, output: torch.Tensor) -> None:
@@ -71,7 +74,7 @@ def macs_per_pixel(model: torch.nn.Module, side: int = 256) -> float:
              if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
     try:
         with torch.inference_mode():
-            model.eval()(torch.rand(1, 3, side, side))
+            model.eval()(torch.rand(1, 3, side, side, device=next(model.parameters()).device))
     finally:
         for hook in hooks:
             hook.remove()
@@ -85,8 +88,8 @@ def measure_model(name: str, args: argparse.Namespace, tiles, device: dict) -> d
     choice = choose_model(name, args.work)
     if choice is None:
         return None
-    model, _ = load_card_and_model(choice.argument, "cpu")
     timing = model_only(choice.argument, device["device"], args.batch_size, tiles)
+    model, _ = load_card_and_model(choice.argument, device["device"])  # the predictor's (cached) network
     megapixels = timing["tiles"] * args.tile**2 / 1e6
     return {"model": name, "weights": choice.source, "parameters": sum(p.numel() for p in model.parameters()),
             "kmac_per_px": macs_per_pixel(model) / 1e3, "mpx_per_s": megapixels / timing["seconds"], **timing}

@@ -9,6 +9,7 @@ Nothing slide-sized is held in memory: only the ``N`` keys.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -62,7 +63,9 @@ def write_vector_outputs(chunks: Iterable[dict], geojson, table) -> int:
     return count
 
 
-def write_label_chunks(work_dir: Path, tiles: Sequence[Tile], lookup: KeyLookup, labels) -> None:
+def write_label_chunks(
+    work_dir: Path, tiles: Sequence[Tile], lookup: KeyLookup, labels, *, cache_size: int | None = None
+) -> int:
     """Write every chunk's core, with global ids, into its own zarr chunk.
 
     A core is painted from the objects owned by its own chunk and by its
@@ -72,14 +75,59 @@ def write_label_chunks(work_dir: Path, tiles: Sequence[Tile], lookup: KeyLookup,
     polygons agree even where two chunks segmented a seam differently; a
     pixel claimed twice keeps the first painter (own chunk, then neighbours
     in row-major order).
+
+    Cores are visited in plan order (row-major), and the last
+    :data:`OWNER_CACHE_SIZE` chunk files read stay decoded: the next core
+    along a row shares six of its nine painters with this one, so each chunk
+    file is decompressed about 3 times instead of 9, with memory bounded by
+    nine valid boxes whatever the slide size. ``cache_size`` overrides that
+    number (0 reads every file for every core it touches). Returns the
+    number of chunk files decompressed.
     """
     by_index = {tile.index: tile for tile in tiles}
+    size = OWNER_CACHE_SIZE if cache_size is None else cache_size
+    owners = _OwnerCache(work_dir, lookup, size)
     for tile in tiles:
         core = tile.core_box
         block = np.zeros(core.shape, dtype=np.uint32)
         for neighbour in _painters(tile, by_index):
-            _paint(block, core, work_dir, neighbour, lookup)
+            _paint(block, core, neighbour, owners)
         labels.write_block(core.y0, core.x0, block)
+    return owners.reads
+
+
+OWNER_CACHE_SIZE = 9
+"""Decoded chunk files kept by :func:`write_label_chunks` (one 3x3 neighbourhood)."""
+
+
+class _OwnerCache:
+    """The owned labels of the most recently used chunk files, with their global ids.
+
+    A small least-recently-used cache keyed by tile index; ``reads`` counts
+    the files actually decompressed.
+    """
+
+    def __init__(self, work_dir: Path, lookup: KeyLookup, size: int) -> None:
+        self._work_dir, self._lookup, self._size = work_dir, lookup, size
+        self._entries: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray] | None] = OrderedDict()
+        self.reads = 0
+
+    def get(self, owner: Tile) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(global_ids, owned)`` of ``owner``'s chunk (id 0 first), or None if it owns nothing."""
+        if owner.index in self._entries:
+            self._entries.move_to_end(owner.index)
+            return self._entries[owner.index]
+        with np.load(chunk_file(self._work_dir, owner), allow_pickle=False) as data:
+            keys, owned = data["keys"], data["owned_labels"]
+        self.reads += 1
+        entry = None
+        if keys.size:
+            global_ids = np.concatenate([[0], apply_key_lookup(keys, self._lookup)]).astype(np.uint32)
+            entry = (global_ids, owned)
+        self._entries[owner.index] = entry
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return entry
 
 
 def _painters(tile: Tile, by_index: dict) -> list[Tile]:
@@ -88,17 +136,16 @@ def _painters(tile: Tile, by_index: dict) -> list[Tile]:
     return [tile] + [by_index[index] for index in around if index in by_index]
 
 
-def _paint(block: np.ndarray, core, work_dir: Path, owner: Tile, lookup: KeyLookup) -> None:
+def _paint(block: np.ndarray, core, owner: Tile, owners: _OwnerCache) -> None:
     valid = owner.valid_box
     y0, x0 = max(core.y0, valid.y0), max(core.x0, valid.x0)
     y1, x1 = min(core.y1, valid.y1), min(core.x1, valid.x1)
     if y0 >= y1 or x0 >= x1:
         return
-    with np.load(chunk_file(work_dir, owner), allow_pickle=False) as data:
-        keys, owned = data["keys"], data["owned_labels"]
-    if not keys.size:
+    entry = owners.get(owner)
+    if entry is None:
         return
-    global_ids = np.concatenate([[0], apply_key_lookup(keys, lookup)]).astype(np.uint32)
+    global_ids, owned = entry
     source = global_ids[owned[y0 - valid.y0 : y1 - valid.y0, x0 - valid.x0 : x1 - valid.x0]]
     target = block[y0 - core.y0 : y1 - core.y0, x0 - core.x0 : x1 - core.x0]
     free = target == 0

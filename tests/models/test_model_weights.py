@@ -123,8 +123,14 @@ def test_load_model_finds_bundled_names_and_paths(tmp_path):
 
 def test_load_model_of_an_unknown_name_lists_the_bundled_names(tmp_path):
     save_weights(tiny_unet(), tmp_path / "cascade")
-    with pytest.raises(WeightsError, match="cascade-lite.*bundled: cascade$"):
-        load_model("cascade-lite", weights_dir=tmp_path)
+    with pytest.raises(WeightsError, match="no-such-model.*no bundled model.*bundled: cascade$"):
+        load_model("no-such-model", weights_dir=tmp_path)
+
+
+def test_a_preset_without_shipped_weights_says_how_to_train_it(tmp_path):
+    save_weights(tiny_unet(), tmp_path / "cascade-lite")
+    with pytest.raises(WeightsError, match=r"cascade: no trained weights.*bundled: cascade-lite.*--preset cascade"):
+        load_model("cascade", weights_dir=tmp_path)
 
 
 def test_load_model_with_no_bundled_weights_says_none_installed(tmp_path):

@@ -48,3 +48,27 @@ def test_seam_disagreement_is_painted_without_unknown_ids(tmp_path):
     assert (out[10:20, 58:64] == 1).all()          # left object in its own core
     assert (out[12:22, 66:76] == 2).all()          # right's own object wins in its core
     assert (out[10:12, 64:70] == 1).all()          # left object's remainder in the right core
+
+
+def test_owner_cache_reads_each_file_about_three_times_and_paints_the_same(tmp_path):
+    # 4 x 5 chunks with a 16-px halo; every chunk owns a nucleus on each of its
+    # core's edges (reaching into the neighbours) and one in its core.
+    plan = plan_tiles((4 * 32, 5 * 32), 32, 16)
+    for tile in plan.tiles:
+        core = tile.core_box
+        objects = [(slice(core.y0 + 12, core.y0 + 20), slice(core.x0 + 12, core.x0 + 20))]
+        if core.x1 < 160:
+            objects.append((slice(core.y0 + 2, core.y0 + 8), slice(core.x1 - 3, core.x1 + 4)))
+        if core.y1 < 128:
+            objects.append((slice(core.y1 - 3, core.y1 + 4), slice(core.x0 + 22, core.x0 + 28)))
+        _save(tmp_path, tile, objects)
+    lookup = build_lookup(tmp_path, plan.tiles)
+    cached, uncached = ArraySink((128, 160)), ArraySink((128, 160))
+    reads_cached = write_label_chunks(tmp_path, plan.tiles, lookup, cached)
+    reads_uncached = write_label_chunks(tmp_path, plan.tiles, lookup, uncached, cache_size=0)
+    np.testing.assert_array_equal(cached.array, uncached.array)
+    assert len(np.unique(cached.array)) - 1 == len(lookup)
+    n = len(plan.tiles)
+    # Uncached: one read per (core, overlapping painter) pair, i.e. up to 9 per file.
+    assert reads_uncached > 6 * n
+    assert reads_cached <= 3 * n + 2 * 5

@@ -11,7 +11,7 @@ import torch
 
 from wsinuc.inference.predictor import Predictor, resolve_device
 from wsinuc.models.weights import bundled_weights_dir, list_bundled_weights, load_weights, saved_weights_exist
-from wsinuc.models.weights import WeightsError
+from wsinuc.models.weights import weights_not_found
 
 _LOCK = threading.Lock()
 
@@ -44,8 +44,7 @@ def weights_stem(model: str) -> Path:
     stem = path.with_suffix("") if path.suffix in (".json", ".safetensors") else path
     if saved_weights_exist(stem):
         return stem
-    names = ", ".join(list_bundled_weights()) or "none installed"
-    raise WeightsError(model, f"no such weights file and no bundled model of that name; bundled: {names}")
+    raise weights_not_found(model, list_bundled_weights())
 
 
 @functools.lru_cache(maxsize=4)

@@ -36,7 +36,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from wsinuc.errors import WsinucError
-from wsinuc.models.registry import create_model, model_config
+from wsinuc.models.registry import PRESETS, create_model, model_config
 
 logger = logging.getLogger(__name__)
 
@@ -242,10 +242,23 @@ def load_model(
     weights_path, card_path = _stem_paths(name_or_path)
     if weights_path.is_file() or card_path.is_file():
         return load_weights(card_path, device)[0]
-    listed = ", ".join(available) if available else "none installed"
-    raise WeightsError(
-        name_or_path, f"no such weights file and no bundled model of that name; bundled: {listed}"
-    )
+    raise weights_not_found(name_or_path, available)
+
+
+def weights_not_found(name_or_path: str | Path, bundled: list[str]) -> WeightsError:
+    """The error for a model name that is neither bundled nor a weights file.
+
+    A preset of :data:`wsinuc.models.PRESETS` without shipped weights (the
+    paper-width ``cascade`` until it is trained on a GPU) says how to get them.
+    """
+    listed = ", ".join(bundled) if bundled else "none installed"
+    if str(name_or_path) in PRESETS:
+        return WeightsError(
+            name_or_path,
+            f"no trained weights ship with this version (bundled: {listed}); train them with "
+            f"`wsinuc train --preset {name_or_path}` and pass the resulting .safetensors path",
+        )
+    return WeightsError(name_or_path, f"no such weights file and no bundled model of that name; bundled: {listed}")
 
 
 def bundled_weights_dir() -> Path:
