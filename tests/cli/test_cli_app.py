@@ -117,3 +117,14 @@ def test_train_names_a_missing_data_folder(tmp_path):
 def test_train_refuses_a_bad_baseline_in_one_line(tmp_path, extra, option):
     result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "o"), *extra])
     _one_line_error(result, option)
+
+
+@pytest.mark.parametrize("minutes", ["0", "-3"])
+def test_train_refuses_a_non_positive_time_budget_in_one_line(tmp_path, minutes):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--max-minutes", minutes])
+    _one_line_error(result, "--max-minutes")
+
+
+def test_train_refuses_a_bad_validation_rhythm_in_one_line(tmp_path):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--val-every", "0"])
+    _one_line_error(result, "--val-every")

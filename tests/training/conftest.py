@@ -7,10 +7,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from wsinuc.training import baselines, protocol
+from wsinuc.training import baselines, budget, loop, protocol
 from wsinuc.training.data import make_patch_set, make_validation_set
 
 PATCH = 32
+EPOCH_SECONDS = 10.0
 
 
 def _sample(image_id: str, seed: int, size: int = 64) -> SimpleNamespace:
@@ -39,3 +40,17 @@ def synthetic_data(monkeypatch):
     return data
 
 
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """Every training epoch takes EPOCH_SECONDS on a clock read by the loop and the deadline."""
+    now = [1000.0]
+    monkeypatch.setattr(loop.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(budget.time, "monotonic", lambda: now[0])
+    real_epoch = loop._run_epoch
+
+    def slow_epoch(*args, **kwargs):
+        now[0] += EPOCH_SECONDS
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_run_epoch", slow_epoch)
+    return now

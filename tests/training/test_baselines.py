@@ -78,3 +78,17 @@ def test_paper_width_baselines_build_with_the_paper_sizes():
     assert counts["unet"] == 31_037_633
     assert counts["unet-lite"] < counts["unet"] / 10
     assert counts["vgg16_unet"] > 14_000_000  # the VGG16 convolutions alone hold 14.7 M
+
+
+def test_a_budgeted_baseline_records_the_epochs_that_ran(synthetic_data, tmp_path, fake_clock):
+    out = tmp_path / "run"
+    started = fake_clock[0]
+    train_baseline(
+        tmp_path, out, "unet-lite", _config(time_budget_s=60.0),
+        pretrain_tnbc_epochs=3, finetune_epochs=20,
+    )
+    assert fake_clock[0] - started <= 60.0
+    card = json.loads((out / "unet-lite.json").read_text())
+    assert card["epochs_requested"] == {"pretrain_tnbc": 3, "finetune": 20}
+    assert 1 <= card["epochs"]["pretrain_tnbc"] <= 3 and 1 <= card["epochs"]["finetune"] < 20
+    assert len((out / "monuseg" / "log.csv").read_text().splitlines()) == 1 + card["epochs"]["finetune"]

@@ -119,3 +119,36 @@ def test_protocol_data_from_the_shared_folder_is_split_by_patient(data_root, mon
     assert len(data.tnbc) == 2 * 4  # 512 px -> 2 x 2 patches
     assert data.val.images[0].shape == (1000, 1000, 3)
     assert data.train.valid[0].all() and not data.train.valid[15].all()
+
+
+def test_a_budget_is_shared_between_the_runs_and_the_card_says_what_ran(
+    synthetic_data, tmp_path, fake_clock
+):
+    started = fake_clock[0]
+    out = tmp_path / "run"
+    protocol.train_cascade(
+        tmp_path, out, "cascade-lite", _config(time_budget_s=100.0),
+        pretrain_tnbc_epochs=2, finetune_epochs=10, folds=2,
+    )
+    assert fake_clock[0] - started <= 100.0  # 10 simulated seconds per epoch
+    card = json.loads((out / "cascade-lite.json").read_text())
+    assert card["epochs_requested"] == {"pretrain_tnbc": 2, "finetune": 10, "stage2": 10}
+    ran = card["epochs"]
+    assert ran["pretrain_tnbc"] >= 1 and 1 <= ran["finetune"] < 10 and 1 <= ran["stage2"] < 10
+    assert all(1 <= epochs < 10 for epochs in card["fold_epochs"])
+    for run, epochs in (("stage1", ran["finetune"]), ("stage2", ran["stage2"])):
+        assert len((out / run / "log.csv").read_text().splitlines()) == 1 + epochs
+    assert card["training"]["time_budget_s"] == 100.0
+
+
+def test_time_left_by_a_short_run_passes_to_the_later_ones(synthetic_data, tmp_path, fake_clock):
+    out = tmp_path / "run"
+    protocol.train_cascade(
+        tmp_path, out, "cascade-lite", _config(time_budget_s=200.0, stage2_input="stage1-final"),
+        pretrain_tnbc_epochs=0, finetune_epochs=30,
+    )
+    card = json.loads((out / "cascade-lite.json").read_text())
+    # Equal work: stage 1 gets 0.95 x 200 / 2 = 95 s -> 9 epochs of 10 s, leaving 110 s;
+    # stage 2 gets 0.95 x 110 = 104.5 s -> 10 epochs (stage 1's unused 5 s passed on).
+    assert card["epochs"]["finetune"] == 9
+    assert card["epochs"]["stage2"] == 10

@@ -13,7 +13,7 @@ from skimage.segmentation import find_boundaries
 
 from wsinuc import __version__
 from wsinuc.metrics import match_instances
-from wsinuc.writers import save_png
+from wsinuc.writers.overlay import save_png
 from wsinuc.writers.atomic import atomic_file
 
 SUMMARY_COLUMNS = ("aji", "f1", "aji_plus", "pq", "dq", "sq", "dice")

@@ -162,7 +162,11 @@ def train(
     teacher: Annotated[Optional[str], typer.Option(help="Distil from this model (bundled name or weights path).")] = None,
     distill_weight: Annotated[float, typer.Option(help="Weight of the distillation loss (with --teacher).")] = 0.0,
     max_steps: Annotated[Optional[int], typer.Option(help="Cap steps per epoch (smoke runs).")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option(help="Wall-clock budget of the whole command: each run shortens its epoch count to its share (for lent GPUs).")] = None,
+    val_every: Annotated[int, typer.Option(help="Validate every N epochs (the last epoch always).")] = 1,
+    loader_threads: Annotated[int, typer.Option(help="Threads preparing augmented batches.")] = 2,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoints in --out.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log one line per epoch.")] = False,
 ) -> None:
     """Train the cascade (or, with --baseline, one comparison model) with the paper's protocol: TNBC pre-training, MoNuSeg fine-tuning."""
     from wsinuc.datasets import default_data_root
@@ -170,10 +174,16 @@ def train(
     from wsinuc.training.config import TrainConfig
     from wsinuc.training.protocol import train_cascade
 
+    if max_minutes is not None and not 0 < max_minutes < 10**6:
+        raise OptionError("--max-minutes", f"must be > 0, got {max_minutes}")
+    if verbose:
+        logging.getLogger("wsinuc").setLevel(logging.INFO)
     config = TrainConfig(
         batch_size=batch_size, lr=lr, device=device, num_threads=threads, seed=seed,
         max_steps_per_epoch=max_steps, resume=resume, stage2_input=stage2_input,
-        teacher=teacher, distill_weight=distill_weight,
+        teacher=teacher, distill_weight=distill_weight, val_every=val_every,
+        loader_threads=loader_threads, progress=not verbose,
+        time_budget_s=None if max_minutes is None else max_minutes * 60.0,
     )
     if baseline is not None:
         if teacher is not None:

@@ -28,13 +28,17 @@ from pathlib import Path
 from torch import nn
 
 from wsinuc.errors import OptionError
+from wsinuc.training.budget import Deadline
 from wsinuc.training.cascade import build_stage, write_card
 from wsinuc.training.config import TrainConfig
 from wsinuc.training.protocol import (
+    ProtocolBudget,
     data_card,
+    epochs_run,
     load_protocol_data,
     pretrain_on_tnbc,
     stage_run_config,
+    trained_state,
     validate_epochs,
 )
 from wsinuc.training.loop import TrainResult, train_model
@@ -114,21 +118,29 @@ def train_baseline(
     """
     config = config or TrainConfig()
     _validate(name, pretrain_tnbc_epochs, finetune_epochs)
+    clock_started = Deadline.after(config.time_budget_s)
     model_config, loss = BASELINES[name]
     out_dir = Path(out_dir)
     data = load_protocol_data(Path(data_root), config.patch_size, config.seed, pretrain_tnbc_epochs > 0)
-    pretrained = pretrain_on_tnbc(
-        data, model_config, config, out_dir, pretrain_tnbc_epochs, loss=loss, run_name="tnbc"
+    n_tnbc = 0 if data.tnbc is None else len(data.tnbc)
+    budget = ProtocolBudget(
+        None if config.time_budget_s is None else clock_started,
+        {"tnbc": pretrain_tnbc_epochs * n_tnbc, "monuseg": finetune_epochs * len(data.train)},
     )
+    tnbc = None
+    if pretrain_tnbc_epochs > 0:
+        tnbc_config = stage_run_config(config, out_dir, "tnbc", pretrain_tnbc_epochs, budget)
+        tnbc = pretrain_on_tnbc(data, model_config, tnbc_config, loss=loss)
     run = train_model(
-        build_stage(model_config, config.seed, pretrained), data.train, data.val,
-        stage_run_config(config, out_dir, "monuseg", finetune_epochs), loss=loss,
+        build_stage(model_config, config.seed, trained_state(tnbc)), data.train, data.val,
+        stage_run_config(config, out_dir, "monuseg", finetune_epochs, budget), loss=loss,
     )
     card = {
         **data_card(data, config),
         "name": name,
         "loss": loss,
-        "epochs": {"pretrain_tnbc": pretrain_tnbc_epochs, "finetune": finetune_epochs},
+        "epochs": {"pretrain_tnbc": epochs_run(tnbc), "finetune": epochs_run(run)},
+        "epochs_requested": {"pretrain_tnbc": pretrain_tnbc_epochs, "finetune": finetune_epochs},
         "best_epoch": run.best_epoch,
         "metrics": run.best_metrics,
     }

@@ -32,6 +32,7 @@ from torch import nn
 
 from wsinuc.datasets import default_patient
 from wsinuc.models import PRESETS, create_model, save_weights
+from wsinuc.training.budget import Deadline, run_budget
 from wsinuc.training.config import TrainConfig
 from wsinuc.training.data import PatchSet, ValidationSet, select_patches
 from wsinuc.training.evaluate import predict_logits, sigmoid
@@ -55,11 +56,14 @@ class OutOfFold:
         without fold ``fold_of_image[image_ids[i]]``.
     fold_metrics : tuple of dict
         Best validation metrics of each fold model.
+    epochs : tuple of int
+        Epochs each fold model ran (fewer than asked when a time budget cut it).
     """
 
     probabilities: np.ndarray
     fold_of_image: dict[str, int]
     fold_metrics: tuple[dict[str, float], ...]
+    epochs: tuple[int, ...] = ()
 
 
 def _validate_folds(folds: int, n_groups: int) -> None:
@@ -151,7 +155,9 @@ def out_of_fold_probabilities(
         Model selection for each fold model (the held-out validation images).
     config : TrainConfig
         Training settings of each fold model; with ``out_dir`` set, fold ``k``
-        writes (and resumes) under ``out_dir / f"fold{k}"``.
+        writes (and resumes) under ``out_dir / f"fold{k}"``. A
+        ``time_budget_s`` covers all K fold models: each gets an equal share
+        of the time still left when it starts.
     folds : int
         K; fold assignment by image with ``config.seed`` (:func:`assign_folds`).
 
@@ -162,21 +168,27 @@ def out_of_fold_probabilities(
     """
     fold_of_image = assign_folds(train_data.image_ids, folds, config.seed)
     probabilities = np.zeros(train_data.instances.shape, dtype=np.float32)
-    metrics = []
+    deadline = Deadline.after(config.time_budget_s)
+    metrics, epochs = [], []
     for fold in range(folds):
         train_idx, held_idx = fold_patch_indices(train_data.image_ids, fold_of_image, fold)
         out_dir = None if config.out_dir is None else config.out_dir / f"fold{fold}"
         logger.info(
             "out-of-fold stage 1: fold %d/%d, %d patches held out", fold + 1, folds, len(held_idx)
         )
+        seconds = None
+        if config.time_budget_s is not None:
+            seconds = run_budget(deadline.remaining(), 1.0, folds - fold - 1.0)
         result = train_model(
             make_model(), select_patches(train_data, train_idx), val_data,
-            dataclasses.replace(config, out_dir=out_dir), loss="weighted_bce",
+            dataclasses.replace(config, out_dir=out_dir, time_budget_s=seconds),
+            loss="weighted_bce",
         )
         held = select_patches(train_data, held_idx)
         probabilities[held_idx] = predict_patch_probabilities(result.model, held, config)
         metrics.append(result.best_metrics)
-    return OutOfFold(probabilities, fold_of_image, tuple(metrics))
+        epochs.append(len(result.history))
+    return OutOfFold(probabilities, fold_of_image, tuple(metrics), tuple(epochs))
 
 
 def stage_configs(preset: str) -> tuple[dict, dict]:

@@ -55,6 +55,10 @@ class Checkpoint:
         Validation metrics of the best epoch.
     history : list of dict
         Log rows of the completed epochs.
+    planned_epochs : int or None
+        Epoch count the run had planned when it was saved (smaller than the
+        configured epochs when a time budget cut it, see
+        :mod:`wsinuc.training.budget`); None in checkpoints from before budgets.
     """
 
     epoch: int
@@ -66,6 +70,7 @@ class Checkpoint:
     best_epoch: int | None = None
     best_metrics: dict[str, float] = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
+    planned_epochs: int | None = None
 
 
 def checkpoint_exists(folder: Path) -> bool:
@@ -124,6 +129,7 @@ def save_checkpoint(folder: Path, checkpoint: Checkpoint) -> None:
         "best_epoch": checkpoint.best_epoch,
         "best_metrics": checkpoint.best_metrics,
         "history": checkpoint.history,
+        "planned_epochs": checkpoint.planned_epochs,
     }
     tmp_tensors = folder / (TENSORS_NAME + ".tmp")
     tmp_state = folder / (STATE_NAME + ".tmp")
@@ -169,6 +175,7 @@ def load_checkpoint(folder: Path) -> Checkpoint:
             best_epoch=meta.get("best_epoch"),
             best_metrics=meta.get("best_metrics", {}),
             history=meta.get("history", []),
+            planned_epochs=meta.get("planned_epochs"),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise WeightsError(folder / STATE_NAME, f"incomplete checkpoint ({error!r})") from error

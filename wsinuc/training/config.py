@@ -10,6 +10,7 @@ passes one to each stage (overriding ``epochs`` and ``out_dir`` per stage).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +81,12 @@ class TrainConfig:
         ``"cascade"``) whose probabilities the cascade-lite student also learns
         from in :func:`wsinuc.training.protocol.train_cascade`; needs
         ``distill_weight > 0``.
+    time_budget_s : float or None
+        Wall-clock seconds the call that receives this config may take
+        (:func:`~wsinuc.training.loop.train_model`, or a whole protocol, which
+        shares it between its runs); None for no limit. A run re-plans its
+        epoch count after every epoch so that it ends in time, never above
+        ``epochs`` and never below one epoch (:mod:`wsinuc.training.budget`).
     """
 
     epochs: int = 30
@@ -103,6 +110,7 @@ class TrainConfig:
     stage2_input: str = "out-of-fold"
     distill_weight: float = 0.0
     teacher: str | None = None
+    time_budget_s: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patch_size", "val_every"):
@@ -125,12 +133,18 @@ class TrainConfig:
         _check("distill_weight", weight, 0.0 <= weight <= 1.0, "in [0, 1]")
         if self.teacher is not None:
             _check("distill_weight", 0, self.distill_weight > 0, "> 0 when a teacher is given")
+        budget = self.time_budget_s
+        _check("time_budget_s", budget, budget is None or _is_positive(budget), "None or > 0")
         if self.out_dir is not None and not isinstance(self.out_dir, Path):
             object.__setattr__(self, "out_dir", Path(self.out_dir))
 
 
 def _is_count(value: object, minimum: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _is_positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf
 
 
 def _check(name: str, value: object, ok: bool, requirement: str) -> None:

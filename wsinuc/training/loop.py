@@ -9,7 +9,11 @@
 3. every ``val_every`` epochs predicts the whole validation images and
    scores AJI / object F1 (:func:`validate_model`), keeping the weights of the
    best AJI in memory and in ``best.safetensors``,
-4. rewrites ``log.csv`` and the checkpoint (:mod:`wsinuc.training.checkpoint`).
+4. with ``config.time_budget_s``, re-plans the number of epochs so the run
+   ends within its budget (:func:`wsinuc.training.budget.planned_epochs`);
+   the learning-rate schedule follows the plan, and the last planned epoch
+   is always validated,
+5. rewrites ``log.csv`` and the checkpoint (:mod:`wsinuc.training.checkpoint`).
 
 With ``resume=True`` a run restarts after the last completed epoch with the
 same weights, optimiser moments, step counter and random states, so on a
@@ -37,6 +41,7 @@ from torch import nn
 from wsinuc.errors import OptionError
 from wsinuc.inference.predictor import resolve_device
 from wsinuc.models import WeightsError, save_weights
+from wsinuc.training.budget import Deadline, planned_epochs
 from wsinuc.training.checkpoint import (
     Checkpoint,
     checkpoint_exists,
@@ -99,6 +104,9 @@ class _RunState:
 
     epoch: int = 0
     step: int = 0
+    planned: int = 1
+    epoch_seconds: list[float] = field(default_factory=list)
+    deadline: Deadline = field(default_factory=lambda: Deadline.after(None))
     best_state: dict[str, torch.Tensor] = field(default_factory=dict)
     best_epoch: int | None = None
     best_metrics: dict[str, float] = field(default_factory=dict)
@@ -194,7 +202,7 @@ def _start_state(
         )
     if not has_checkpoint:
         torch.manual_seed(config.seed)
-        return _RunState(best_state=_cpu_state(model))
+        return _RunState(planned=config.epochs, best_state=_cpu_state(model))
     saved = load_checkpoint(out_dir)
     try:
         model.load_state_dict(saved.model_state)
@@ -208,7 +216,9 @@ def _start_state(
         torch.cuda.set_rng_state(saved.rng_state["cuda"], device)
     logger.info("resuming %s after epoch %d (step %d)", out_dir, saved.epoch, saved.step)
     return _RunState(
-        epoch=saved.epoch, step=saved.step, best_state=saved.best_state,
+        epoch=saved.epoch, step=saved.step,
+        planned=min(config.epochs, saved.planned_epochs or config.epochs),
+        best_state=saved.best_state,
         best_epoch=saved.best_epoch, best_metrics=dict(saved.best_metrics),
         history=list(saved.history),
     )
@@ -226,7 +236,7 @@ def _run_epoch(
     """Train one epoch in place; return (mean training loss, last learning rate)."""
     device = next(model.parameters()).device
     n_steps = steps_per_epoch(len(train_data), config.batch_size, config.max_steps_per_epoch)
-    total = config.epochs * n_steps
+    total = state.planned * n_steps
     use_amp = config.amp and device.type == "cuda"
     batches = epoch_batches(
         train_data, config.batch_size, seed=config.seed, epoch=state.epoch,
@@ -235,7 +245,7 @@ def _run_epoch(
     )
     model.train()
     losses, lr = [], config.lr
-    description = f"epoch {state.epoch + 1}/{config.epochs}"
+    description = f"epoch {state.epoch + 1}/{state.planned}"
     task = progress.add_task(description, total=n_steps, loss=math.nan)
     for batch in batches:
         lr = learning_rate(state.step, total, config)
@@ -255,8 +265,17 @@ def _run_epoch(
     return float(np.mean(losses)), lr
 
 
-def _should_validate(epoch: int, config: TrainConfig) -> bool:
-    return epoch % config.val_every == 0 or epoch == config.epochs
+def _should_validate(state: _RunState, config: TrainConfig) -> bool:
+    return state.epoch % config.val_every == 0 or state.epoch >= state.planned
+
+
+def _replan(state: _RunState, config: TrainConfig) -> None:
+    """Shrink (or restore) ``state.planned`` so the run fits ``config.time_budget_s``."""
+    if config.time_budget_s is None:
+        return
+    state.planned = planned_epochs(
+        state.epoch, config.epochs, state.deadline.remaining(), state.epoch_seconds
+    )
 
 
 def _update_best(model: nn.Module, state: _RunState, metrics: dict[str, float] | None) -> bool:
@@ -272,6 +291,45 @@ def _update_best(model: nn.Module, state: _RunState, metrics: dict[str, float] |
         state.best_epoch = state.epoch
         state.best_metrics = dict(metrics or {})
     return improved
+
+
+def _train_and_validate(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: tuple[PatchSet, ValidationSet | None],
+    config: TrainConfig,
+    state: _RunState,
+    loss: str,
+    progress: Progress,
+) -> dict:
+    """One epoch: train, validate when due, re-plan; the log row (``metrics`` key added).
+
+    The epoch that the re-planning makes the last one is validated even when
+    ``val_every`` would skip it, so model selection always sees the final weights.
+    """
+    train_data, val_data = data
+    started = time.perf_counter()
+    train_loss, lr = _run_epoch(model, optimizer, train_data, config, state, loss, progress)
+    state.epoch += 1
+
+    def validate() -> dict[str, float] | None:
+        if val_data is None:
+            return None
+        return validate_model(
+            model, val_data, loss_function(loss), patch_size=config.patch_size,
+            device=next(model.parameters()).device, batch_size=config.batch_size,
+            amp=config.amp,
+        )
+
+    metrics = validate() if _should_validate(state, config) else None
+    state.epoch_seconds.append(time.perf_counter() - started)
+    _replan(state, config)
+    if metrics is None and state.epoch >= state.planned:
+        metrics = validate()
+    return {
+        "epoch": state.epoch, "step": state.step, "train_loss": train_loss, **(metrics or {}),
+        "lr": lr, "seconds": round(time.perf_counter() - started, 3), "metrics": metrics,
+    }
 
 
 def write_log(path: Path, rows: list[dict]) -> None:
@@ -306,6 +364,7 @@ def _save_outputs(
         best_state=state.best_state, optimizer_state=optimizer.state_dict(),
         rng_state=_rng_state(device), best_epoch=state.best_epoch,
         best_metrics=state.best_metrics, history=state.history,
+        planned_epochs=state.planned if state.planned < config.epochs else None,
     ))
 
 
@@ -358,6 +417,7 @@ def train_model(
         With ``model`` holding the best weights.
     """
     _validate_training_inputs(model, train_data, val_data, loss)
+    deadline = Deadline.after(config.time_budget_s)
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
@@ -368,23 +428,15 @@ def train_model(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
     state = _start_state(model, optimizer, config, device)
+    state.deadline = deadline
     with _progress_bar(config.progress) as progress:
-        while state.epoch < config.epochs:
-            started = time.perf_counter()
-            train_loss, lr = _run_epoch(model, optimizer, train_data, config, state, loss, progress)
-            state.epoch += 1
-            metrics = None
-            if val_data is not None and _should_validate(state.epoch, config):
-                metrics = validate_model(
-                    model, val_data, loss_function(loss), patch_size=config.patch_size,
-                    device=device, batch_size=config.batch_size, amp=config.amp,
-                )
-            improved = _update_best(model, state, metrics)
-            state.history.append({
-                "epoch": state.epoch, "step": state.step, "train_loss": train_loss,
-                **(metrics or {}), "lr": lr, "seconds": round(time.perf_counter() - started, 3),
-            })
-            logger.info("epoch %d/%d: %s", state.epoch, config.epochs, state.history[-1])
+        while state.epoch < state.planned:
+            row = _train_and_validate(
+                model, optimizer, (train_data, val_data), config, state, loss, progress
+            )
+            improved = _update_best(model, state, row.pop("metrics"))
+            state.history.append(row)
+            logger.info("epoch %d/%d: %s", state.epoch, state.planned, row)
             _save_outputs(model, optimizer, state, config, loss, improved)
     model.load_state_dict(state.best_state)
     return TrainResult(

@@ -5,7 +5,10 @@ stage 1, MoNuSeg fine-tuning, out-of-fold stage-2 inputs
 (:mod:`wsinuc.training.cascade`), stage-2 training, and the weight files
 with their cards. Every training run has its own sub-folder of ``out_dir``
 (log, checkpoint, best weights), so ``TrainConfig(resume=True)`` continues an
-interrupted protocol where it stopped.
+interrupted protocol where it stopped. With ``TrainConfig(time_budget_s=...)``
+the protocol's wall-clock budget is shared between its runs in proportion to
+their planned work (:class:`ProtocolBudget`), and each run shortens itself to
+its share (:mod:`wsinuc.training.budget`); the cards record the epochs that ran.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from wsinuc import datasets
 from wsinuc.inference.predictor import resolve_device
 from wsinuc.errors import OptionError
 from wsinuc.models import PRESETS, load_model
+from wsinuc.training.budget import Deadline, run_budget
 from wsinuc.training.cascade import (
     ModelFactory,
     assemble_cascade,
@@ -128,6 +132,40 @@ def load_protocol_data(
     )
 
 
+@dataclass(frozen=True)
+class ProtocolBudget:
+    """Shares ``TrainConfig.time_budget_s`` between the runs of a protocol.
+
+    Attributes
+    ----------
+    deadline : Deadline or None
+        End of the whole protocol's budget; None when it has none.
+    work : dict
+        Run name -> planned work (epochs x training patches), in the order the
+        runs happen; a run gets the time left times its share of the work left.
+    """
+
+    deadline: Deadline | None
+    work: dict[str, float]
+
+    def seconds_for(self, name: str) -> float | None:
+        """Budget of run ``name`` (None without a deadline)."""
+        if self.deadline is None:
+            return None
+        names = list(self.work)
+        later = sum(self.work[n] for n in names[names.index(name) + 1 :])
+        return run_budget(self.deadline.remaining(), max(self.work[name], 1e-9), later)
+
+
+def _planned_work(data: ProtocolData, epochs: tuple[int, int, int], config: TrainConfig) -> dict:
+    """Epochs x patches of each cascade run, in protocol order (fold models: K - 1 shares)."""
+    pretrain, finetune, folds = epochs
+    n_train, n_tnbc = len(data.train), 0 if data.tnbc is None else len(data.tnbc)
+    oof = finetune * n_train * (folds - 1) if config.stage2_input == "out-of-fold" else 0
+    return {"stage1_tnbc": pretrain * n_tnbc, "stage1": finetune * n_train,
+            "stage1_oof": oof, "stage2": finetune * n_train}
+
+
 def _attach_teacher(data: ProtocolData, config: TrainConfig) -> ProtocolData:
     """Step 1b: the teacher's probabilities on the MoNuSeg patches (distillation targets)."""
     if config.teacher is None:
@@ -137,32 +175,41 @@ def _attach_teacher(data: ProtocolData, config: TrainConfig) -> ProtocolData:
     return dataclasses.replace(data, train=with_teacher(data.train, probabilities))
 
 
-def stage_run_config(config: TrainConfig, out_dir: Path, name: str, epochs: int) -> TrainConfig:
-    """``config`` for one training run of the protocol: its epochs and sub-folder ``out_dir/name``."""
-    return dataclasses.replace(config, epochs=epochs, out_dir=out_dir / name)
+def stage_run_config(
+    config: TrainConfig, out_dir: Path, name: str, epochs: int,
+    budget: ProtocolBudget | None = None,
+) -> TrainConfig:
+    """``config`` for one run of a protocol: its epochs, sub-folder ``out_dir/name``
+    and time budget (``budget.seconds_for(name)``; None without ``budget``)."""
+    seconds = None if budget is None else budget.seconds_for(name)
+    return dataclasses.replace(config, epochs=epochs, out_dir=out_dir / name, time_budget_s=seconds)
 
 
 def pretrain_on_tnbc(
-    data: ProtocolData,
-    model_config: dict,
-    config: TrainConfig,
-    out_dir: Path,
-    epochs: int,
-    *,
-    loss: str = "weighted_bce",
-    run_name: str = "stage1_tnbc",
-) -> dict[str, torch.Tensor] | None:
+    data: ProtocolData, model_config: dict, run_config: TrainConfig, *, loss: str = "weighted_bce"
+) -> TrainResult | None:
     """Train ``model_config`` on the TNBC patches; its weights start the MoNuSeg runs.
 
-    Returns None (no pre-training) when ``data.tnbc`` is None or ``epochs == 0``.
+    ``run_config`` is the run's own config (see :func:`stage_run_config`).
+    Returns None (no pre-training) when ``data.tnbc`` is None.
     """
-    if data.tnbc is None or epochs == 0:
+    if data.tnbc is None:
         return None
-    result = train_model(
-        build_stage(model_config, config.seed), data.tnbc, data.val,
-        stage_run_config(config, out_dir, run_name, epochs), loss=loss,
+    return train_model(
+        build_stage(model_config, run_config.seed), data.tnbc, data.val, run_config, loss=loss
     )
+
+
+def trained_state(result: TrainResult | None) -> dict[str, torch.Tensor] | None:
+    """CPU copy of a run's (best) weights, or None without a run."""
+    if result is None:
+        return None
     return {k: v.detach().cpu().clone() for k, v in result.model.state_dict().items()}
+
+
+def epochs_run(result: TrainResult | None) -> int:
+    """Epochs a run completed (0 without a run); fewer than asked when its budget cut it."""
+    return 0 if result is None else len(result.history)
 
 
 def _stage2_inputs(
@@ -180,7 +227,8 @@ def _stage2_inputs(
         return predict_patch_probabilities(final_stage1, data.train, fold_config), {}
     oof = out_of_fold_probabilities(make_stage1, data.train, data.val, fold_config, folds=folds)
     fold_metrics = list(oof.fold_metrics)
-    return oof.probabilities, {"fold_of_image": oof.fold_of_image, "fold_metrics": fold_metrics}
+    return oof.probabilities, {"fold_of_image": oof.fold_of_image, "fold_metrics": fold_metrics,
+                               "fold_epochs": list(oof.epochs)}
 
 
 def device_name(config: TrainConfig) -> str:
@@ -236,26 +284,37 @@ def train_cascade(
     """
     config = config or TrainConfig()
     _validate_protocol(preset, pretrain_tnbc_epochs, finetune_epochs, folds, config)
+    clock_started = Deadline.after(config.time_budget_s)
     out_dir = Path(out_dir)
     stage1_config, stage2_config = stage_configs(preset)
     with_tnbc = pretrain_tnbc_epochs > 0
     data = load_protocol_data(Path(data_root), config.patch_size, config.seed, with_tnbc)
     data = _attach_teacher(data, config)
-    pretrained = pretrain_on_tnbc(data, stage1_config, config, out_dir, pretrain_tnbc_epochs)
+    requested = (pretrain_tnbc_epochs, finetune_epochs, folds)
+    budget = ProtocolBudget(
+        None if config.time_budget_s is None else clock_started,
+        _planned_work(data, requested, config),
+    )
+
+    def run(name: str, epochs: int) -> TrainConfig:
+        return stage_run_config(config, out_dir, name, epochs, budget)
+
+    tnbc = None
+    if pretrain_tnbc_epochs > 0:
+        tnbc = pretrain_on_tnbc(data, stage1_config, run("stage1_tnbc", pretrain_tnbc_epochs))
 
     def make_stage1() -> nn.Module:
-        return build_stage(stage1_config, config.seed, pretrained)
+        return build_stage(stage1_config, config.seed, trained_state(tnbc))
 
     stage1 = train_model(
-        make_stage1(), data.train, data.val,
-        stage_run_config(config, out_dir, "stage1", finetune_epochs), loss="weighted_bce",
+        make_stage1(), data.train, data.val, run("stage1", finetune_epochs), loss="weighted_bce"
     )
-    fold_config = stage_run_config(config, out_dir, "stage1_oof", finetune_epochs)
-    probabilities, oof_card = _stage2_inputs(data, make_stage1, stage1.model, fold_config, folds)
+    probabilities, oof_card = _stage2_inputs(
+        data, make_stage1, stage1.model, run("stage1_oof", finetune_epochs), folds
+    )
     stage2 = train_model(
         build_stage(stage2_config, config.seed), with_probabilities(data.train, probabilities),
-        data.val, stage_run_config(config, out_dir, "stage2", finetune_epochs),
-        loss="dice", stage1=stage1.model,
+        data.val, run("stage2", finetune_epochs), loss="dice", stage1=stage1.model,
     )
     device = next(stage2.model.parameters()).device
     cascade_model = assemble_cascade(preset, stage1.model, stage2.model).to(device)
@@ -263,7 +322,9 @@ def train_cascade(
         cascade_model, data.val, loss_function("dice"), patch_size=config.patch_size,
         device=device, batch_size=config.batch_size, amp=config.amp,
     )
-    card = _protocol_card(data, config, (pretrain_tnbc_epochs, finetune_epochs, folds), oof_card)
+    ran = {"pretrain_tnbc": epochs_run(tnbc), "finetune": epochs_run(stage1),
+           "stage2": epochs_run(stage2)}
+    card = _protocol_card(data, config, requested, ran, oof_card)
     write_card(stage1.model, out_dir / "stage1", {**card, "metrics": stage1.best_metrics})
     write_card(stage2.model, out_dir / "stage2", {**card, "metrics": stage2.best_metrics})
     write_card(cascade_model, out_dir / preset, {**card, "name": preset, "metrics": metrics})
@@ -289,12 +350,14 @@ def validate_epochs(pretrain_epochs: int, finetune_epochs: int) -> None:
 
 
 def _protocol_card(
-    data: ProtocolData, config: TrainConfig, epochs: tuple[int, int, int], oof_card: dict
+    data: ProtocolData, config: TrainConfig, requested: tuple[int, int, int], ran: dict,
+    oof_card: dict,
 ) -> dict:
-    pretrain, finetune, folds = epochs
+    pretrain, finetune, folds = requested
     return {
         **data_card(data, config),
-        "epochs": {"pretrain_tnbc": pretrain, "finetune": finetune, "stage2": finetune},
+        "epochs": ran,
+        "epochs_requested": {"pretrain_tnbc": pretrain, "finetune": finetune, "stage2": finetune},
         "stage2_input": config.stage2_input,
         "folds": folds if config.stage2_input == "out-of-fold" else None,
         **oof_card,

@@ -3,7 +3,13 @@
 Every writer is opened once by the caller (the pipeline) and writes to a
 temporary name that becomes the final name only when the output is complete
 (see :mod:`wsinuc.writers.atomic`).
+
+:class:`LabelsZarrWriter` is imported on first use, so the writers that need
+no Zarr (and training and benchmark code that saves PNGs) also work where
+zarr is not installed, e.g. on a lent GPU machine.
 """
+
+from typing import Any
 
 from wsinuc.writers.atomic import (
     OutputError,
@@ -21,7 +27,6 @@ from wsinuc.writers.geojson import (
 )
 from wsinuc.writers.overlay import draw_overlay, save_png
 from wsinuc.writers.table import TableWriter, measurement_columns
-from wsinuc.writers.zarr_labels import LabelsZarrWriter
 
 __all__ = [
     "GeoJSONWriter",
@@ -40,3 +45,11 @@ __all__ = [
     "save_png",
     "validate_qupath_feature",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LabelsZarrWriter":
+        from wsinuc.writers.zarr_labels import LabelsZarrWriter
+
+        return LabelsZarrWriter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,83 @@
+"""Build the shipped cascade from the two stages a GPU session brought back.
+
+The device returns the cascade as its two stages (``stage1.safetensors`` in
+call 1, ``stage2.safetensors`` in call 2, see ``session.sh``), because one
+call may bring back only 64 MiB. After ``ship.py receive`` has joined and
+checked them, this script loads both stages, puts them into
+``create_model(preset)``, checks that every tensor arrived unchanged, and
+writes the cascade (sharded when over 64 MiB) with the card the protocol
+wrote on the device, plus the device's Table I numbers when present:
+
+    python benchmarks/gpu/assemble.py training-runs/gpu-cascade --preset cascade --out wsinuc/weights/cascade
+
+Errors end with exit status 2 and one line ``assemble.py: error: ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from wsinuc.errors import WsinucError
+from wsinuc.models import load_weights, save_weights
+from wsinuc.training.cascade import assemble_cascade
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="folder ship.py receive wrote (stage1/2 + logs/)")
+    parser.add_argument("--preset", default="cascade", help="cascade preset of the run")
+    parser.add_argument("--out", type=Path, required=True, help="output stem, e.g. wsinuc/weights/cascade")
+    return parser.parse_args(argv)
+
+
+def read_json(path: Path) -> dict:
+    """A JSON file's content; a missing or broken file is a one-line error."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise WsinucError(f"{path}: cannot read the JSON ({error})") from error
+
+
+def device_card(run: Path, preset: str) -> dict:
+    """The card the protocol wrote on the device, with the device's Table I when present."""
+    card = read_json(run / "logs" / preset / f"{preset}.json")
+    table = run / "table1" / "table1.json"
+    if table.is_file():
+        card["device_table1"] = read_json(table)
+    return card
+
+
+def same_tensors(expected: torch.nn.Module, cascade: torch.nn.Module, prefix: str) -> bool:
+    """True when ``cascade.<prefix>`` holds exactly the tensors of ``expected``."""
+    ours = {k.removeprefix(prefix + "."): v for k, v in cascade.state_dict().items()
+            if k.startswith(prefix + ".")}
+    theirs = expected.state_dict()
+    return ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Assemble, check and save the cascade; print where it went."""
+    args = parse_args(argv)
+    try:
+        stage1, _ = load_weights(args.run / "stage1")
+        stage2, _ = load_weights(args.run / "stage2")
+        cascade = assemble_cascade(args.preset, stage1, stage2)
+        if not (same_tensors(stage1, cascade, "stage1") and same_tensors(stage2, cascade, "stage2")):
+            raise WsinucError(f"{args.run}: the stages do not fit preset {args.preset!r}")
+        card = {**device_card(args.run, args.preset), "name": args.preset}
+        weights, card_path = save_weights(cascade, args.out, card)
+    except (WsinucError, ValueError, RuntimeError) as error:
+        print(f"assemble.py: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    print(f"{weights} (+ card {card_path})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""benchmarks/gpu/session.sh end to end on the CPU, at toy size, as a lent GPU would run it.
+
+Call 1 (``train``) and call 2 (``collect``) run with their own ``$OUT``
+folders on fake MoNuSeg/TNBC data, with the packages the GPU image lacks
+(dask, zarr, openslide, imagecodecs, geojson) made unimportable; then the
+parts come back through ``ship.py receive`` and ``assemble.py`` builds a
+loadable cascade from the two stages.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from PIL import Image
+
+from wsinuc.models import load_model
+
+GPU = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu"
+ABSENT_ON_DEVICE = ("dask", "distributed", "zarr", "openslide", "imagecodecs", "geojson")
+BLOCKER = f"""
+import sys
+class _Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {ABSENT_ON_DEVICE!r}:
+            raise ImportError("not on the GPU image: " + name)
+sys.meta_path.insert(0, _Absent())
+"""
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, GPU / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tile(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    image = np.full((size, size, 3), (225, 175, 205), np.uint8)
+    labels = np.zeros((size, size), np.uint16)
+    for label, (top, left) in enumerate(rng.integers(4, size - 20, size=(size // 20, 2)), start=1):
+        labels[top : top + 12, left : left + 12] = label
+    image[labels > 0] = (70, 40, 120)
+    return image, labels
+
+
+def _fake_data(root: Path) -> None:
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 5), ("test", 2)):
+        for folder in ("images", "instance_masks"):
+            (root / "monuseg" / split / folder).mkdir(parents=True)
+        for i in range(count):
+            image_id = f"TCGA-{split[:2].upper()}-{i:04d}-01Z-00-DX1"
+            image, labels = _tile(rng, 520)  # > 1024 - 520: reflect-padded like a MoNuSeg tile
+            tifffile.imwrite(root / "monuseg" / split / "images" / f"{image_id}.tif", image)
+            Image.fromarray(labels).save(root / "monuseg" / split / "instance_masks" / f"{image_id}.png")
+    for folder in ("images", "instance_masks"):
+        (root / "tnbc" / folder).mkdir(parents=True)
+    image, labels = _tile(rng, 256)
+    Image.fromarray(image).save(root / "tnbc" / "images" / "01_1.png")
+    Image.fromarray(labels).save(root / "tnbc" / "instance_masks" / "01_1.png")
+
+
+def _run_step(step: str, tmp_path: Path, out: Path) -> subprocess.CompletedProcess:
+    (tmp_path / "blocker").mkdir(exist_ok=True)
+    (tmp_path / "blocker" / "sitecustomize.py").write_text(BLOCKER)
+    env = {
+        **os.environ, "OUT": str(out), "RUNS": str(tmp_path / "runs"), "PY": sys.executable,
+        "DATA": str(tmp_path / "data"), "TESTDATA": str(tmp_path / "testdata"),
+        "WHEELS": str(tmp_path / "no-wheels"), "SITE": str(tmp_path / "no-site"),
+        "PYTHONPATH": str(tmp_path / "blocker"), "DEVICE": "cpu", "PRESET": "cascade-lite",
+        "BASELINES": "unet-lite", "MINUTES": "3", "BASELINE_MINUTES": "3", "PRETRAIN": "1",
+        "EPOCHS": "2", "FOLDS": "2", "BATCH": "4", "THREADS": "1",
+        "EXTRA_TRAIN_ARGS": "--max-steps 1",
+    }
+    out.mkdir()
+    return subprocess.run(
+        ["bash", str(GPU / "session.sh"), step], env=env, capture_output=True, text=True,
+        timeout=400,
+    )
+
+
+def test_both_calls_bring_back_a_cascade_that_assembles_and_loads(tmp_path):
+    _fake_data(tmp_path / "data")
+    _fake_data(tmp_path / "testdata")
+    first = _run_step("train", tmp_path, tmp_path / "out1")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert (tmp_path / "out1" / "stage1.manifest.json").is_file()
+    assert len(list((tmp_path / "out1").iterdir())) <= 8
+    second = _run_step("collect", tmp_path, tmp_path / "out2")
+    assert second.returncode == 0, second.stdout + second.stderr
+
+    back = tmp_path / "back"
+    ship = _script("ship")
+    assert ship.main(["receive", str(tmp_path / "out1"), str(tmp_path / "out2"), "--into", str(back)]) == 0
+    table = json.loads((back / "table1" / "table1.json").read_text())
+    assert "cascade-lite" in json.dumps(table) and "unet-lite" in json.dumps(table)
+    assert (back / "logs" / "unet-lite" / "unet-lite.json").is_file()
+
+    assemble = _script("assemble")
+    assert assemble.main([str(back), "--preset", "cascade-lite", "--out", str(tmp_path / "w" / "cl")]) == 0
+    card = json.loads((tmp_path / "w" / "cl.json").read_text())
+    assert card["name"] == "cascade-lite" and card["epochs"]["finetune"] == 2
+    assert "device_table1" in card
+    model = load_model(tmp_path / "w" / "cl")
+    assert model(torch.rand(1, 3, 64, 64)).shape == (1, 1, 64, 64)
+
+
+def test_collect_without_the_runs_of_call_1_says_the_machine_was_given_back(tmp_path):
+    result = _run_step("collect", tmp_path, tmp_path / "out")
+    assert result.returncode == 2
+    assert "given back" in result.stdout
+
+
+@pytest.mark.parametrize("step", ["", "evaluate"])
+def test_an_unknown_step_is_refused(tmp_path, step):
+    result = _run_step(step, tmp_path, tmp_path / "out")
+    assert result.returncode == 2 and "usage" in result.stderr
