@@ -6,7 +6,10 @@ call may bring back only 64 MiB. After ``ship.py receive`` has joined and
 checked them, this script loads both stages, puts them into
 ``create_model(preset)``, checks that every tensor arrived unchanged, and
 writes the cascade (sharded when over 64 MiB) with the card the protocol
-wrote on the device, plus the device's Table I numbers when present:
+wrote on the device. When the device's Table I came back too, the card gets
+what a bundled model's card holds (``tests/models/test_bundled_weights.py``):
+``metrics.val`` / ``metrics.test`` (paper protocol, opening),
+``*_watershed`` rows, ``postprocess`` chosen on validation AJI, and ``mpp``:
 
     python benchmarks/gpu/assemble.py training-runs/gpu-cascade --preset cascade --out wsinuc/weights/cascade
 
@@ -44,13 +47,45 @@ def read_json(path: Path) -> dict:
         raise WsinucError(f"{path}: cannot read the JSON ({error})") from error
 
 
+MONUSEG_MPP = 0.25
+METRICS = ("aji", "f1", "aji_plus", "pq", "dq", "sq", "dice")
+PROTOCOL = ("MoNuSeg 2018, mean per-image; paper protocol (image reflect-padded to 1024, "
+            "16 tiles of 256 px, no halo), scored on the GPU by session.sh collect")
+
+
+def split_metrics(entry: dict, split: str) -> dict:
+    """``{aji, f1, ..., images}`` of one split of a Table I entry (rounded to 4 digits)."""
+    values = {m: round(entry[f"{split}_{m}"], 4) for m in METRICS if f"{split}_{m}" in entry}
+    return {**values, "images": entry.get(f"{split}_images")}
+
+
+def table_metrics(card: dict, table: dict, preset: str) -> dict:
+    """Card fields from the device's Table I rows of ``preset`` (opening and watershed)."""
+    rows = {e["postprocess"]: e for e in table["table"] if Path(e["model"]).name == preset}
+    if set(rows) != {"opening", "watershed"}:
+        raise WsinucError(f"table1.json: no opening and watershed rows for {preset!r}")
+    metrics = {"training_validation": card.get("metrics", {}), "protocol": PROTOCOL}
+    for split in ("val", "test"):
+        metrics[split] = split_metrics(rows["opening"], split)
+        metrics[f"{split}_watershed"] = split_metrics(rows["watershed"], split)
+    val_aji = {name: metrics[key].get("aji") for name, key in
+               (("opening", "val"), ("watershed", "val_watershed"))}
+    chosen = max(val_aji, key=lambda name: val_aji[name] if val_aji[name] is not None else -1.0)
+    return {"metrics": metrics, "mpp": MONUSEG_MPP, "postprocess": chosen,
+            "postprocess_selection": {"rule": "higher mean validation AJI (paper protocol)",
+                                      "val_aji": val_aji}}
+
+
 def device_card(run: Path, preset: str) -> dict:
-    """The card the protocol wrote on the device, with the device's Table I when present."""
+    """The card the protocol wrote on the device, completed from the device's Table I."""
     card = read_json(run / "logs" / preset / f"{preset}.json")
-    table = run / "table1" / "table1.json"
-    if table.is_file():
-        card["device_table1"] = read_json(table)
-    return card
+    table_path = run / "table1" / "table1.json"
+    if not table_path.is_file():
+        print(f"assemble.py: {table_path} missing: the card has validation metrics only",
+              file=sys.stderr)
+        return card
+    table = read_json(table_path)
+    return {**card, **table_metrics(card, table, preset), "device_table1": table}
 
 
 def same_tensors(expected: torch.nn.Module, cascade: torch.nn.Module, prefix: str) -> bool:

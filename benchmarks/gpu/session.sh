@@ -4,13 +4,15 @@
 # (benchmarks/gpu/README.md has the whole plan and the exact `run` calls):
 #
 #   call 1 (<= 9.5 min, carry .whl .devdata):   bash benchmarks/gpu/session.sh train
-#       unpacks the training data, trains the cascade and the baselines side by side
+#       unpacks the training data, checks every model in fp32/bf16 (check_cuda.py),
+#       trains the cascade and the baselines side by side
 #       under wall-clock budgets (wsinuc train --max-minutes), sends back stage 1 of
 #       the cascade (4 parts) + every log and card.
 #   call 2 (~1.5 min, carry .whl .devtest), AT ONCE after call 1 (the machine is
 #   given back 30 s after a call, and the runs live on its disk):
 #                                               bash benchmarks/gpu/session.sh collect
-#       scores every trained model on the MoNuSeg test images (and validation) with
+#       scores every trained model (stage 1 alone as the weighted U-Net row) on the
+#       MoNuSeg test images (and validation) with
 #       `wsinuc benchmark table1 --protocol paper`, sends back stage 2 + the tables.
 #
 # Settings come from the environment (defaults = the paper protocol on the GPU);
@@ -37,6 +39,7 @@ FOLDS=${FOLDS:-3}
 BATCH=${BATCH:-8}
 THREADS=${THREADS:-4}
 EXTRA_TRAIN_ARGS=${EXTRA_TRAIN_ARGS:-}         # e.g. "--max-steps 2" for a dry run
+CHECK_MODELS=${CHECK_MODELS:-unet,attention_unet,vgg16_unet,cascade,cascade-lite}
 
 say() { echo "session.sh: $*"; }
 
@@ -76,6 +79,9 @@ train() {
   { date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1
     "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
   } > "$RUNS/logs/device.txt"
+  "$PY" benchmarks/gpu/check_cuda.py --device "$DEVICE" --models "$CHECK_MODELS" \
+    --out "$RUNS/logs/cuda_check.json" > "$RUNS/logs/cuda_check.log" 2>&1 \
+    || say "model check FAILED (training goes on): see logs/cuda_check.log"
   local started=$SECONDS status=0
   train_one "$PRESET" --preset "$PRESET" --folds "$FOLDS" --max-minutes "$MINUTES"
   for b in $BASELINES; do
@@ -103,7 +109,11 @@ collect() {
     rm -rf "$DATA/monuseg/test" && cp -r "$TESTDATA/monuseg/test" "$DATA/monuseg/test"
     data="$DATA/monuseg" splits=val,test
   fi
-  local models="$RUNS/$PRESET/$PRESET,$RUNS/$PRESET/$PRESET@watershed,$RUNS/$PRESET/stage1"
+  for f in safetensors json; do  # stage 1 alone is the weighted U-Net row of Table I
+    ln -f "$RUNS/$PRESET/stage1.$f" "$RUNS/$PRESET/unet.$f" 2>/dev/null \
+      || cp "$RUNS/$PRESET/stage1.$f" "$RUNS/$PRESET/unet.$f"
+  done
+  local models="$RUNS/$PRESET/$PRESET,$RUNS/$PRESET/$PRESET@watershed,$RUNS/$PRESET/unet"
   for b in $BASELINES; do
     [ -f "$RUNS/$b/$b.json" ] && models="$models,$RUNS/$b/$b"
   done

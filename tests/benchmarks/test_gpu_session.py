@@ -1,6 +1,6 @@
 """benchmarks/gpu/session.sh end to end on the CPU, at toy size, as a lent GPU would run it.
 
-Call 1 (``train``) and call 2 (``collect``) run with their own ``$OUT``
+Call 1 (``train``, with the model check of ``check_cuda.py``) and call 2 (``collect``) run with their own ``$OUT``
 folders on fake MoNuSeg/TNBC data, with the packages the GPU image lacks
 (dask, zarr, openslide, imagecodecs, geojson) made unimportable; then the
 parts come back through ``ship.py receive`` and ``assemble.py`` builds a
@@ -79,7 +79,7 @@ def _run_step(step: str, tmp_path: Path, out: Path) -> subprocess.CompletedProce
         "PYTHONPATH": str(tmp_path / "blocker"), "DEVICE": "cpu", "PRESET": "cascade-lite",
         "BASELINES": "unet-lite", "MINUTES": "3", "BASELINE_MINUTES": "3", "PRETRAIN": "1",
         "EPOCHS": "2", "FOLDS": "2", "BATCH": "4", "THREADS": "1",
-        "EXTRA_TRAIN_ARGS": "--max-steps 1",
+        "EXTRA_TRAIN_ARGS": "--max-steps 1", "CHECK_MODELS": "cascade-lite",
     }
     out.mkdir()
     return subprocess.run(
@@ -104,12 +104,16 @@ def test_both_calls_bring_back_a_cascade_that_assembles_and_loads(tmp_path):
     table = json.loads((back / "table1" / "table1.json").read_text())
     assert "cascade-lite" in json.dumps(table) and "unet-lite" in json.dumps(table)
     assert (back / "logs" / "unet-lite" / "unet-lite.json").is_file()
+    check = json.loads((back / "logs" / "cuda_check.json").read_text())
+    assert [row["ok"] for row in check["models"]] == [True]
 
     assemble = _script("assemble")
     assert assemble.main([str(back), "--preset", "cascade-lite", "--out", str(tmp_path / "w" / "cl")]) == 0
     card = json.loads((tmp_path / "w" / "cl.json").read_text())
     assert card["name"] == "cascade-lite" and card["epochs"]["finetune"] == 2
-    assert "device_table1" in card
+    assert "device_table1" in card and card["mpp"] == 0.25
+    assert {"val", "test", "val_watershed", "test_watershed"} <= set(card["metrics"])
+    assert card["metrics"]["test"]["images"] == 2 and card["postprocess"] in ("opening", "watershed")
     model = load_model(tmp_path / "w" / "cl")
     assert model(torch.rand(1, 3, 64, 64)).shape == (1, 1, 64, 64)
 

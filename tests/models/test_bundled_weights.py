@@ -10,7 +10,7 @@ import torch
 from safetensors import safe_open
 
 from wsinuc.models import list_bundled_weights, load_model
-from wsinuc.models.weights import bundled_weights_dir
+from wsinuc.models.weights import bundled_weights_dir, weight_files
 
 BUNDLED = list_bundled_weights()
 MAX_BYTES = 100 * 1024 * 1024
@@ -20,13 +20,18 @@ def test_at_least_one_model_ships_with_the_package():
     assert "cascade-lite" in BUNDLED
 
 
+def _files(name: str) -> list[tuple]:
+    """(weights file, recorded sha256) of a bundled model: one file, or its shards."""
+    card_path = bundled_weights_dir() / f"{name}.json"
+    return weight_files(json.loads(card_path.read_text()), card_path)
+
+
 @pytest.mark.parametrize("name", BUNDLED)
 def test_card_records_hash_training_and_metrics(name):
-    folder = bundled_weights_dir()
-    weights = folder / f"{name}.safetensors"
-    card = json.loads((folder / f"{name}.json").read_text())
-    assert weights.stat().st_size < MAX_BYTES
-    assert card["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    card = json.loads((bundled_weights_dir() / f"{name}.json").read_text())
+    for weights, sha256 in _files(name):
+        assert weights.stat().st_size < MAX_BYTES, weights
+        assert sha256 == hashlib.sha256(weights.read_bytes()).hexdigest(), weights
     for key in ("config", "training", "metrics", "device", "date", "mpp"):
         assert key in card, key
     assert {"val", "test"} <= set(card["metrics"])
@@ -35,8 +40,10 @@ def test_card_records_hash_training_and_metrics(name):
 @pytest.mark.parametrize("name", BUNDLED)
 def test_tensors_are_fp16_and_the_model_loads_offline(name, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with safe_open(str(bundled_weights_dir() / f"{name}.safetensors"), framework="pt") as handle:
-        dtypes = {handle.get_tensor(key).dtype for key in handle.keys()}
+    dtypes = set()
+    for weights, _ in _files(name):
+        with safe_open(str(weights), framework="pt") as handle:
+            dtypes |= {handle.get_tensor(key).dtype for key in handle.keys()}
     assert dtypes <= {torch.float16, torch.int64}
     model = load_model(name)
     out = model(torch.rand(1, 3, 64, 64))

@@ -77,3 +77,17 @@ def test_an_unbudgeted_checkpoint_records_no_plan(patches, tmp_path):
 def test_a_bad_budget_names_the_option(seconds):
     with pytest.raises(Exception, match="--time-budget-s"):
         tiny_config(time_budget_s=seconds)
+
+
+def test_a_run_far_over_its_budget_says_so(patches, fake_clock, caplog):
+    config = tiny_config(epochs=5, max_steps_per_epoch=1, time_budget_s=2.0)
+    with caplog.at_level("WARNING", logger="wsinuc.training.loop"):
+        train_model(tiny_unet(), patches, None, config)
+    assert "more than the 2 s budget" in caplog.text
+
+
+def test_a_run_within_its_budget_says_nothing(patches, fake_clock, caplog):
+    config = tiny_config(epochs=5, max_steps_per_epoch=1, time_budget_s=100.0)
+    with caplog.at_level("WARNING", logger="wsinuc.training.loop"):
+        train_model(tiny_unet(), patches, None, config)
+    assert "budget" not in caplog.text

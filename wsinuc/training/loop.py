@@ -332,6 +332,21 @@ def _train_and_validate(
     }
 
 
+def _warn_if_over_budget(config: TrainConfig, deadline: Deadline, state: _RunState) -> None:
+    """Say so when the run overshot its budget by more than 10% (it trains at least one epoch)."""
+    budget = config.time_budget_s
+    if budget is None or not state.epoch_seconds:
+        return
+    over = -(deadline.end - deadline.clock())
+    if over > 0.1 * budget:
+        logger.warning(
+            "%s: %d epoch(s) took %.0f s more than the %.0f s budget (an epoch takes about "
+            "%.0f s and every run trains at least one)",
+            config.out_dir or "training run", len(state.epoch_seconds), over, budget,
+            sorted(state.epoch_seconds)[len(state.epoch_seconds) // 2],
+        )
+
+
 def write_log(path: Path, rows: list[dict]) -> None:
     """Write the log rows as CSV (columns :data:`LOG_COLUMNS`), replacing the file atomically."""
     tmp = path.with_name(path.name + ".tmp")
@@ -421,6 +436,8 @@ def train_model(
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed 256-px patches: pick the fastest kernels once
     model = model.to(device)
     if stage1 is not None and val_data is not None and val_data.probabilities is None:
         val_data = _stage1_probabilities(stage1, val_data, config, device)
@@ -438,6 +455,7 @@ def train_model(
             state.history.append(row)
             logger.info("epoch %d/%d: %s", state.epoch, state.planned, row)
             _save_outputs(model, optimizer, state, config, loss, improved)
+    _warn_if_over_budget(config, deadline, state)
     model.load_state_dict(state.best_state)
     return TrainResult(
         model=model, best_epoch=state.best_epoch, best_metrics=state.best_metrics,
