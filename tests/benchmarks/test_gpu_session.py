@@ -5,6 +5,11 @@ folders on fake MoNuSeg/TNBC data, with the packages the GPU image lacks
 (dask, zarr, openslide, imagecodecs, geojson) made unimportable; then the
 parts come back through ``ship.py receive`` and ``assemble.py`` builds a
 loadable cascade from the two stages.
+
+``WSINUC_DEVICE_PYTHON=/path/to/python`` runs the two calls with another
+interpreter and installs the carried wheels (``.whl``) the way the device
+does, e.g. a Python 3.12 venv with the device's torch 2.11 and numpy 2.5
+(``benchmarks/gpu/README.md``).
 """
 
 from __future__ import annotations
@@ -72,10 +77,13 @@ def _fake_data(root: Path) -> None:
 def _run_step(step: str, tmp_path: Path, out: Path) -> subprocess.CompletedProcess:
     (tmp_path / "blocker").mkdir(exist_ok=True)
     (tmp_path / "blocker" / "sitecustomize.py").write_text(BLOCKER)
+    device_python = os.environ.get("WSINUC_DEVICE_PYTHON")
     env = {
-        **os.environ, "OUT": str(out), "RUNS": str(tmp_path / "runs"), "PY": sys.executable,
+        **os.environ, "OUT": str(out), "RUNS": str(tmp_path / "runs"),
+        "PY": device_python or sys.executable,
         "DATA": str(tmp_path / "data"), "TESTDATA": str(tmp_path / "testdata"),
-        "WHEELS": str(tmp_path / "no-wheels"), "SITE": str(tmp_path / "no-site"),
+        "WHEELS": str(GPU.parents[1] / ".whl") if device_python else str(tmp_path / "no-wheels"),
+        "SITE": str(tmp_path / "site"),
         "PYTHONPATH": str(tmp_path / "blocker"), "DEVICE": "cpu", "PRESET": "cascade-lite",
         "BASELINES": "unet-lite", "MINUTES": "3", "BASELINE_MINUTES": "3", "PRETRAIN": "1",
         "EPOCHS": "2", "FOLDS": "2", "BATCH": "4", "THREADS": "1",
