@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from wsinuc.training.budget import RESERVE_FRACTION, Deadline, planned_epochs, run_budget
+from wsinuc.training.budget import (
+    RESERVE_FRACTION,
+    Deadline,
+    overshoot_message,
+    planned_epochs,
+    run_budget,
+)
 
 
 class FakeClock:
@@ -78,3 +84,14 @@ def test_last_run_gets_all_but_the_reserve_and_no_budget_stays_none():
 def test_run_budget_refuses_empty_work():
     with pytest.raises(ValueError, match="run_work"):
         run_budget(10.0, 0.0, 1.0)
+
+
+def test_overshoot_is_reported_only_past_ten_percent():
+    clock = FakeClock()
+    deadline = Deadline.after(100, clock)
+    clock.now += 105
+    assert overshoot_message(100.0, deadline, [50.0, 55.0]) is None
+    clock.now += 20
+    message = overshoot_message(100.0, deadline, [50.0, 75.0])
+    assert "25 s more than the 100 s budget" in message and "about 75 s" in message
+    assert overshoot_message(None, deadline, [50.0]) is None

@@ -120,3 +120,23 @@ def run_budget(
         raise ValueError(f"need run_work > 0 and later_work >= 0, got {run_work} and {later_work}")
     share = seconds_left * (1.0 - RESERVE_FRACTION) * run_work / (run_work + later_work)
     return max(1.0, share)
+
+
+def overshoot_message(
+    budget_s: float | None, deadline: Deadline, epoch_seconds: Sequence[float]
+) -> str | None:
+    """A warning when a run ended more than 10% past its budget, else None.
+
+    A run trains at least one epoch, so a budget under one epoch is overshot;
+    the message gives the median epoch time so the budget can be sized.
+    """
+    if budget_s is None or len(epoch_seconds) == 0:
+        return None
+    over = deadline.clock() - deadline.end
+    if over <= 0.1 * budget_s:
+        return None
+    median = sorted(epoch_seconds)[len(epoch_seconds) // 2]
+    return (
+        f"{len(epoch_seconds)} epoch(s) took {over:.0f} s more than the {budget_s:.0f} s budget "
+        f"(an epoch takes about {median:.0f} s and every run trains at least one)"
+    )

@@ -17,7 +17,7 @@ import torch
 
 from wsinuc.instances import probability_to_instances
 from wsinuc.metrics import aggregated_jaccard_index, object_f1
-from wsinuc.training.data import ValidationSet, to_model_input
+from wsinuc.training.data import ValidationSet, to_model_input, with_validation_probabilities
 from wsinuc.training.patches import cut_patches, pad_to_multiple, reassemble_patches
 
 LossFunction = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -184,3 +184,21 @@ def validate_model(
         "val_aji": float(np.mean(ajis)),
         "val_f1": float(np.mean(f1s)),
     }
+
+
+def stage1_validation_set(stage1: torch.nn.Module, val_data: ValidationSet, config) -> ValidationSet:
+    """``val_data`` with stage 1's probability maps attached (stage 2's 4th input channel).
+
+    ``stage1`` must already sit on its device; ``config`` (a
+    :class:`~wsinuc.training.config.TrainConfig`) gives the patch size, batch
+    size and AMP flag, as in validation.
+    """
+    device = next(stage1.parameters()).device
+    maps = [
+        sigmoid(predict_image_logits(
+            stage1, image, patch_size=config.patch_size, device=device,
+            batch_size=config.batch_size, amp=config.amp,
+        ))
+        for image in val_data.images
+    ]
+    return with_validation_probabilities(val_data, maps)

@@ -23,25 +23,21 @@ deterministic device it ends with the same weights as an uninterrupted run.
 from __future__ import annotations
 
 import copy
-import csv
-import dataclasses
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import Progress
 from torch import nn
 
 from wsinuc.errors import OptionError
 from wsinuc.inference.predictor import resolve_device
 from wsinuc.models import WeightsError, save_weights
-from wsinuc.training.budget import Deadline, planned_epochs
+from wsinuc.training.budget import Deadline, overshoot_message, planned_epochs
 from wsinuc.training.checkpoint import (
     Checkpoint,
     checkpoint_exists,
@@ -50,24 +46,28 @@ from wsinuc.training.checkpoint import (
 )
 from wsinuc.training.config import TrainConfig
 from wsinuc.training.data import (
-    Batch,
     PatchSet,
     ValidationSet,
     epoch_batches,
     steps_per_epoch,
-    with_validation_probabilities,
 )
-from wsinuc.training.evaluate import LossFunction, predict_image_logits, sigmoid, validate_model
-from wsinuc.training.losses import soft_dice_loss, weighted_bce_with_logits
+from wsinuc.training.evaluate import stage1_validation_set, validate_model
+from wsinuc.training.objective import LOSSES, batch_loss, loss_function
+from wsinuc.training.run_files import (
+    BEST_NAME,
+    LOG_COLUMNS,
+    LOG_NAME,
+    config_card,
+    progress_bar,
+    write_log,
+)
 from wsinuc.training.schedule import learning_rate
+
+__all__ = ["LOG_COLUMNS", "LOG_NAME", "TrainResult", "batch_loss", "config_card",
+           "loss_function", "train_model"]
 
 logger = logging.getLogger(__name__)
 
-LOSSES = ("weighted_bce", "dice")
-LOG_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_aji", "val_f1", "lr", "seconds")
-LOG_NAME = "log.csv"
-BEST_NAME = "best.safetensors"
-MASKED_LOGIT = -1.0e4
 
 
 @dataclass(frozen=True)
@@ -113,37 +113,6 @@ class _RunState:
     history: list[dict] = field(default_factory=list)
 
 
-def loss_function(loss: str) -> LossFunction:
-    """``(logits, target, weights) -> scalar`` for ``"weighted_bce"`` or ``"dice"``."""
-    if loss == "weighted_bce":
-        return weighted_bce_with_logits
-    if loss == "dice":
-        return lambda logits, target, weights: soft_dice_loss(logits, target)
-    raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-
-
-def batch_loss(
-    logits: torch.Tensor, batch: Batch, loss: str, distill_weight: float
-) -> torch.Tensor:
-    """Training loss of one batch; padding pixels (``batch.valid == 0``) are ignored.
-
-    Weighted BCE multiplies the border weights by the valid mask; soft Dice
-    sees padding as confidently predicted background (logit -1e4, target 0),
-    which adds nothing to either Dice sum. With teacher probabilities and
-    ``distill_weight > 0`` the loss becomes ``(1 - w) * loss + w * BCE(teacher)``.
-    """
-    logits = logits.float()
-    if loss == "weighted_bce":
-        value = weighted_bce_with_logits(logits, batch.target, batch.weights * batch.valid)
-    else:
-        masked = logits.masked_fill(batch.valid == 0, MASKED_LOGIT)
-        value = loss_function(loss)(masked, batch.target, batch.weights)
-    if batch.teacher is not None and distill_weight > 0:
-        soft = F.binary_cross_entropy_with_logits(logits, batch.teacher, weight=batch.valid)
-        value = (1.0 - distill_weight) * value + distill_weight * soft
-    return value
-
-
 def _validate_training_inputs(
     model: nn.Module, train_data: PatchSet, val_data: ValidationSet | None, loss: str
 ) -> None:
@@ -160,22 +129,6 @@ def _validate_training_inputs(
         )
     if val_data is not None and len(val_data) == 0:
         raise ValueError("val_data holds no images; pass None to train without validation")
-
-
-def _stage1_probabilities(
-    stage1: nn.Module, val_data: ValidationSet, config: TrainConfig, device: torch.device
-) -> ValidationSet:
-    stage1 = stage1.to(device)
-    maps = [
-        sigmoid(
-            predict_image_logits(
-                stage1, image, patch_size=config.patch_size, device=device,
-                batch_size=config.batch_size, amp=config.amp,
-            )
-        )
-        for image in val_data.images
-    ]
-    return with_validation_probabilities(val_data, maps)
 
 
 def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -332,32 +285,6 @@ def _train_and_validate(
     }
 
 
-def _warn_if_over_budget(config: TrainConfig, deadline: Deadline, state: _RunState) -> None:
-    """Say so when the run overshot its budget by more than 10% (it trains at least one epoch)."""
-    budget = config.time_budget_s
-    if budget is None or not state.epoch_seconds:
-        return
-    over = -(deadline.end - deadline.clock())
-    if over > 0.1 * budget:
-        logger.warning(
-            "%s: %d epoch(s) took %.0f s more than the %.0f s budget (an epoch takes about "
-            "%.0f s and every run trains at least one)",
-            config.out_dir or "training run", len(state.epoch_seconds), over, budget,
-            sorted(state.epoch_seconds)[len(state.epoch_seconds) // 2],
-        )
-
-
-def write_log(path: Path, rows: list[dict]) -> None:
-    """Write the log rows as CSV (columns :data:`LOG_COLUMNS`), replacing the file atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=LOG_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: "" if row.get(k) is None else row[k] for k in LOG_COLUMNS})
-    os.replace(tmp, path)
-
-
 def _save_outputs(
     model: nn.Module, optimizer: torch.optim.Optimizer, state: _RunState, config: TrainConfig,
     loss: str, improved: bool,
@@ -381,21 +308,6 @@ def _save_outputs(
         best_metrics=state.best_metrics, history=state.history,
         planned_epochs=state.planned if state.planned < config.epochs else None,
     ))
-
-
-def config_card(config: TrainConfig) -> dict:
-    """The training settings as a JSON-serialisable dict (for weight cards)."""
-    values = dataclasses.asdict(config)
-    values["out_dir"] = None if config.out_dir is None else str(config.out_dir)
-    return values
-
-
-def _progress_bar(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn(),
-        disable=not enabled, transient=True,
-    )
 
 
 def train_model(
@@ -440,13 +352,13 @@ def train_model(
         torch.backends.cudnn.benchmark = True  # fixed 256-px patches: pick the fastest kernels once
     model = model.to(device)
     if stage1 is not None and val_data is not None and val_data.probabilities is None:
-        val_data = _stage1_probabilities(stage1, val_data, config, device)
+        val_data = stage1_validation_set(stage1.to(device), val_data, config)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
     state = _start_state(model, optimizer, config, device)
     state.deadline = deadline
-    with _progress_bar(config.progress) as progress:
+    with progress_bar(config.progress) as progress:
         while state.epoch < state.planned:
             row = _train_and_validate(
                 model, optimizer, (train_data, val_data), config, state, loss, progress
@@ -455,7 +367,9 @@ def train_model(
             state.history.append(row)
             logger.info("epoch %d/%d: %s", state.epoch, state.planned, row)
             _save_outputs(model, optimizer, state, config, loss, improved)
-    _warn_if_over_budget(config, deadline, state)
+    message = overshoot_message(config.time_budget_s, deadline, state.epoch_seconds)
+    if message:
+        logger.warning("%s: %s", config.out_dir or "training run", message)
     model.load_state_dict(state.best_state)
     return TrainResult(
         model=model, best_epoch=state.best_epoch, best_metrics=state.best_metrics,
