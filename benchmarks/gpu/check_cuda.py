@@ -8,8 +8,10 @@ logs. For each model at the paper's widths (and cascade-lite) it checks:
 1. fp32 and bf16-autocast forward passes on a square and a non-square
    batch give one finite logit per pixel;
 2. bf16 probabilities stay within ``--tolerance`` of fp32 ones;
-3. one weighted-BCE backward pass gives finite gradients;
-4. model-only speed: bf16 forward Mpx/s on a batch of 256-px patches.
+3. one weighted-BCE backward pass (bf16, channels-last, as in training)
+   gives finite gradients;
+4. model-only speed: bf16 forward Mpx/s on a batch of 256-px patches in
+   channels-last memory format (what wsinuc uses) and in plain NCHW.
 
     python3 benchmarks/gpu/check_cuda.py --device cuda --out /tmp/wsinuc-runs/logs/cuda_check.json
 """
@@ -70,21 +72,27 @@ def check_model(name: str, device: torch.device, args: argparse.Namespace) -> di
         row[f"bf16_gap_{h}x{w}"] = round(gap, 4)
         if gap > args.tolerance:
             problems.append(f"{h}x{w}: bf16 differs from fp32 by {gap:.3f}")
-    model.train()
-    x = torch.rand(2, 3, 256, 256, device=device)
+    model = model.to(memory_format=torch.channels_last).train()  # as wsinuc trains
+    x = torch.rand(2, 3, 256, 256, device=device).contiguous(memory_format=torch.channels_last)
     with torch.autocast(device.type, torch.bfloat16):
         logits = model(x)
     target = (x[:, :1] < 0.5).float()
     weighted_bce_with_logits(logits.float(), target, torch.ones_like(target)).backward()
     if not all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None):
         problems.append("non-finite gradient")
-    row["bf16_forward_mpx_s"] = round(timed_forward(model.eval(), device, args.batch), 2)
+    row["bf16_channels_last_mpx_s"] = round(timed_forward(model.eval(), device, args.batch, True), 2)
+    model = model.to(memory_format=torch.contiguous_format)
+    row["bf16_nchw_mpx_s"] = round(timed_forward(model, device, args.batch), 2)
     return {**row, "ok": not problems, "problems": problems}
 
 
-def timed_forward(model: torch.nn.Module, device: torch.device, batch: int) -> float:
+def timed_forward(
+    model: torch.nn.Module, device: torch.device, batch: int, channels_last: bool = False
+) -> float:
     """Model-only bf16 throughput (Mpx/s) on ``batch`` 256-px patches, after one warm-up."""
     x = torch.rand(batch, 3, 256, 256, device=device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     forward(model, x, True)
     if device.type == "cuda":
         torch.cuda.synchronize(device)

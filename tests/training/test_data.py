@@ -6,12 +6,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from wsinuc.training.augment import NO_AUGMENTATION, AugmentConfig
 from wsinuc.training.data import (
     epoch_batches,
     make_patch_set,
     make_validation_set,
+    to_model_input,
     with_probabilities,
     with_validation_probabilities,
 )
@@ -104,3 +106,11 @@ def test_image_and_instances_of_different_sizes_are_refused():
     bad = SimpleNamespace(image_id="bad", image=image, instances=np.zeros((4, 4), np.int32))
     with pytest.raises(ValueError, match="bad"):
         make_patch_set([bad], patch_size=32)
+
+
+def test_model_inputs_are_channels_last_in_memory():
+    images = np.zeros((2, 32, 32, 3), np.uint8)
+    for probabilities in (None, np.full((2, 32, 32), 0.5, np.float32)):
+        inputs = to_model_input(images, probabilities)
+        assert inputs.is_contiguous(memory_format=torch.channels_last)
+        assert inputs.shape == (2, 3 if probabilities is None else 4, 32, 32)

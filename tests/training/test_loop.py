@@ -267,3 +267,9 @@ def test_resuming_with_another_architecture_is_reported(patches, tmp_path):
     wider = create_model("unet", width=8, depth=2)
     with pytest.raises(WeightsError, match="does not fit"):
         train_model(wider, patches, None, dataclasses.replace(config, resume=True, epochs=2))
+
+
+def test_the_trained_network_is_kept_channels_last(patches):
+    result = train_model(tiny_unet(), patches, None, tiny_config(epochs=1, max_steps_per_epoch=1))
+    weights = [p for p in result.model.parameters() if p.dim() == 4]
+    assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)

