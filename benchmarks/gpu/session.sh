@@ -71,6 +71,22 @@ gather_logs() {  # every log.csv and weight card of the runs -> logs/<run>/...
        mkdir -p "logs/$(dirname "$f")" && cp "$f" "logs/$f"; done)
 }
 
+send_back() {  # STAGE EXTRAS...: the stage's weights (final, else its best epoch so far) + extras
+  local stage=$1; shift
+  local weights="$RUNS/$PRESET/$stage.safetensors" card="$RUNS/$PRESET/$stage.json"
+  if [ ! -f "$weights" ]; then  # the protocol stopped early: the run's best epoch
+    weights="$RUNS/$PRESET/$stage/best.safetensors" card="$RUNS/$PRESET/$stage/best.json"
+    say "$RUNS/$PRESET/$stage.safetensors missing: sending $weights instead"
+  fi
+  if [ ! -f "$weights" ]; then
+    say "no $stage weights at all: sending the logs only"
+    "$PY" benchmarks/gpu/ship.py send "$RUNS/logs/device.txt" --name "$stage-logs" \
+      --out "$OUT" --extra "$@"
+    return 1
+  fi
+  "$PY" benchmarks/gpu/ship.py send "$weights" --name "$stage" --out "$OUT" --extra "$card" "$@"
+}
+
 train() {
   [ -d "$DATA/monuseg" ] || { say "$DATA missing: carry it (benchmarks/gpu/pack_data.py pack)"; exit 2; }
   setup
@@ -93,9 +109,7 @@ train() {
   done
   say "training took $((SECONDS - started)) s"
   gather_logs
-  [ -f "$RUNS/$PRESET/stage1.safetensors" ] || { say "no stage 1 to send"; exit 1; }
-  "$PY" benchmarks/gpu/ship.py send "$RUNS/$PRESET/stage1.safetensors" --name stage1 \
-    --out "$OUT" --extra "$RUNS/$PRESET/stage1.json" "$RUNS/logs" || exit 1
+  send_back stage1 "$RUNS/logs" || status=1
   return $status
 }
 
@@ -109,23 +123,25 @@ collect() {
     rm -rf "$DATA/monuseg/test" && cp -r "$TESTDATA/monuseg/test" "$DATA/monuseg/test"
     data="$DATA/monuseg" splits=val,test
   fi
-  for f in safetensors json; do  # stage 1 alone is the weighted U-Net row of Table I
-    ln -f "$RUNS/$PRESET/stage1.$f" "$RUNS/$PRESET/unet.$f" 2>/dev/null \
-      || cp "$RUNS/$PRESET/stage1.$f" "$RUNS/$PRESET/unet.$f"
-  done
-  local models="$RUNS/$PRESET/$PRESET,$RUNS/$PRESET/$PRESET@watershed,$RUNS/$PRESET/unet"
+  local models=""
+  if [ -f "$RUNS/$PRESET/$PRESET.json" ]; then
+    for f in safetensors json; do  # stage 1 alone is the weighted U-Net row of Table I
+      ln -f "$RUNS/$PRESET/stage1.$f" "$RUNS/$PRESET/unet.$f" 2>/dev/null \
+        || cp "$RUNS/$PRESET/stage1.$f" "$RUNS/$PRESET/unet.$f"
+    done
+    models="$RUNS/$PRESET/$PRESET,$RUNS/$PRESET/$PRESET@watershed,$RUNS/$PRESET/unet"
+  fi
   for b in $BASELINES; do
-    [ -f "$RUNS/$b/$b.json" ] && models="$models,$RUNS/$b/$b"
+    [ -f "$RUNS/$b/$b.json" ] && models="${models:+$models,}$RUNS/$b/$b"
   done
-  local status=0 extras=("$RUNS/$PRESET/stage2.json" "$RUNS/logs")
+  local status=0 extras=("$RUNS/logs")
   "$PY" -m wsinuc benchmark table1 "$data" --models "$models" --splits "$splits" \
     --protocol paper --device "$DEVICE" --out "$RUNS/table1" > "$RUNS/logs/table1.log" 2>&1 \
     || { say "table1 FAILED (stage 2 is sent all the same)"; status=1; }
   tail -n 30 "$RUNS/logs/table1.log"
   [ -d "$RUNS/table1" ] && extras+=("$RUNS/table1")
   gather_logs
-  "$PY" benchmarks/gpu/ship.py send "$RUNS/$PRESET/stage2.safetensors" --name stage2 \
-    --out "$OUT" --extra "${extras[@]}" || exit 1
+  send_back stage2 "${extras[@]}" || status=1
   return $status
 }
 

@@ -74,7 +74,7 @@ def _fake_data(root: Path) -> None:
     Image.fromarray(labels).save(root / "tnbc" / "instance_masks" / "01_1.png")
 
 
-def _run_step(step: str, tmp_path: Path, out: Path) -> subprocess.CompletedProcess:
+def _run_step(step: str, tmp_path: Path, out: Path, **changes: str) -> subprocess.CompletedProcess:
     (tmp_path / "blocker").mkdir(exist_ok=True)
     (tmp_path / "blocker" / "sitecustomize.py").write_text(BLOCKER)
     device_python = os.environ.get("WSINUC_DEVICE_PYTHON")
@@ -87,7 +87,7 @@ def _run_step(step: str, tmp_path: Path, out: Path) -> subprocess.CompletedProce
         "PYTHONPATH": str(tmp_path / "blocker"), "DEVICE": "cpu", "PRESET": "cascade-lite",
         "BASELINES": "unet-lite", "MINUTES": "3", "BASELINE_MINUTES": "3", "PRETRAIN": "1",
         "EPOCHS": "2", "FOLDS": "2", "BATCH": "4", "THREADS": "1",
-        "EXTRA_TRAIN_ARGS": "--max-steps 1", "CHECK_MODELS": "cascade-lite",
+        "EXTRA_TRAIN_ARGS": "--max-steps 1", "CHECK_MODELS": "cascade-lite", **changes,
     }
     out.mkdir()
     return subprocess.run(
@@ -136,3 +136,13 @@ def test_collect_without_the_runs_of_call_1_says_the_machine_was_given_back(tmp_
 def test_an_unknown_step_is_refused(tmp_path, step):
     result = _run_step(step, tmp_path, tmp_path / "out")
     assert result.returncode == 2 and "usage" in result.stderr
+
+
+def test_a_failed_training_still_sends_its_logs_back(tmp_path):
+    _fake_data(tmp_path / "data")
+    result = _run_step("train", tmp_path, tmp_path / "out", PRESET="no-such-preset", BASELINES="")
+    assert result.returncode == 1
+    assert "sending the logs only" in result.stdout
+    back = tmp_path / "back"
+    assert _script("ship").main(["receive", str(tmp_path / "out"), "--into", str(back)]) == 0
+    assert "--preset" in (back / "logs" / "no-such-preset.log").read_text()
