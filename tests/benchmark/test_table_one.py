@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from wsinuc.benchmark.table_one import (
     ModelSpec,
     parse_model_spec,
+    row_labels,
     table_one,
     table_one_markdown,
 )
@@ -81,3 +82,22 @@ def test_table1_command_refuses_a_bad_split_in_one_line(monuseg_root, tmp_path):
                                  "--models", "cascade-lite", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "--split" in result.output and "Traceback" not in result.output
+
+
+def test_rows_whose_stems_clash_are_named_by_their_path():
+    specs = [ModelSpec("cascade-lite"), ModelSpec("runs/new/cascade-lite"),
+             ModelSpec("runs/new/cascade-lite", "watershed"), ModelSpec("runs/att/attention_unet")]
+    assert row_labels(specs) == [
+        "cascade-lite", "runs/new/cascade-lite", "runs/new/cascade-lite + watershed",
+        "attention_unet"]
+
+
+def test_clashing_rows_of_both_variants_all_get_paths():
+    specs = [ModelSpec("a/m"), ModelSpec("b/m"), ModelSpec("a/m", "watershed"),
+             ModelSpec("b/m", "watershed")]
+    assert row_labels(specs) == ["a/m", "b/m", "a/m + watershed", "b/m + watershed"]
+
+
+def test_the_same_row_twice_is_refused():
+    with pytest.raises(OptionError, match="given twice"):
+        row_labels([ModelSpec("cascade-lite"), ModelSpec("cascade-lite")])

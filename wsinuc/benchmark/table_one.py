@@ -42,8 +42,37 @@ class ModelSpec:
     @property
     def label(self) -> str:
         """Row name: the weight file's stem, with ``+ watershed`` for that variant."""
-        stem = Path(self.model).name.removesuffix(".safetensors")
-        return stem if self.postprocess == "opening" else f"{stem} + {self.postprocess}"
+        return self._named(_stem(self.model))
+
+    @property
+    def full_label(self) -> str:
+        """Row name with the model as given (path and all), for rows whose stems clash."""
+        return self._named(self.model.removesuffix(".safetensors"))
+
+    def _named(self, name: str) -> str:
+        return name if self.postprocess == "opening" else f"{name} + {self.postprocess}"
+
+
+def row_labels(specs: Sequence[ModelSpec]) -> list[str]:
+    """One distinct row name per spec: the stem, or the whole path where two stems clash.
+
+    Raises
+    ------
+    OptionError
+        The same model and post-processing asked for twice.
+    """
+    if len(set(specs)) != len(specs):
+        twice = next(spec for spec in specs if specs.count(spec) > 1)
+        raise OptionError("--models", f"{twice.model}@{twice.postprocess} is given twice")
+    models_of_stem: dict[str, set[str]] = {}
+    for spec in specs:
+        models_of_stem.setdefault(_stem(spec.model), set()).add(spec.model)
+    return [spec.full_label if len(models_of_stem[_stem(spec.model)]) > 1 else spec.label
+            for spec in specs]
+
+
+def _stem(model: str) -> str:
+    return Path(model).name.removesuffix(".safetensors")
 
 
 def parse_model_spec(text: str) -> ModelSpec:
@@ -72,11 +101,11 @@ def evaluate_table_one(
 ) -> list[dict]:
     """Per-image metric rows for every (model spec, split), tagged with ``row`` and ``split``."""
     rows = []
-    for spec in specs:
+    for spec, label in zip(specs, row_labels(specs)):
         for split in splits:
             run = dataclasses.replace(config, split=split, postprocess=spec.postprocess)
             for row in evaluate_model(root, spec.model, run, on_image):
-                rows.append({"row": spec.label, "split": split, "postprocess": spec.postprocess, **row})
+                rows.append({"row": label, "split": split, "postprocess": spec.postprocess, **row})
     return rows
 
 
