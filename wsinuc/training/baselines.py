@@ -118,13 +118,13 @@ def train_baseline(
     """
     config = config or TrainConfig()
     _validate(name, pretrain_tnbc_epochs, finetune_epochs)
-    clock_started = Deadline.after(config.time_budget_s)
+    deadline = Deadline.after(config.time_budget_s)
     model_config, loss = BASELINES[name]
     out_dir = Path(out_dir)
     data = load_protocol_data(Path(data_root), config.patch_size, config.seed, pretrain_tnbc_epochs > 0)
     n_tnbc = 0 if data.tnbc is None else len(data.tnbc)
     budget = ProtocolBudget(
-        None if config.time_budget_s is None else clock_started,
+        deadline,
         {"tnbc": pretrain_tnbc_epochs * n_tnbc, "monuseg": finetune_epochs * len(data.train)},
     )
     tnbc = None

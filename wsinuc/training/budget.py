@@ -89,7 +89,7 @@ def planned_epochs(
         raise ValueError(f"need done >= 0 and max_epochs >= 1, got {done} and {max_epochs}")
     if math.isinf(seconds_left) or len(epoch_seconds) == 0:
         return max(max_epochs, done)
-    per_epoch = max(float(sorted(epoch_seconds)[len(epoch_seconds) // 2]), 1e-9)
+    per_epoch = max(_median(epoch_seconds), 1e-9)
     more = int(max(0.0, seconds_left) // per_epoch)
     return max(done, 1, min(max_epochs, done + more))
 
@@ -102,7 +102,7 @@ def run_budget(
     Parameters
     ----------
     seconds_left : float or None
-        Time left of the protocol's budget (None: no budget, returns None).
+        Time left of the protocol's budget (None or ``inf``: no budget, returns None).
     run_work : float
         Planned work of this run (e.g. epochs x patches), > 0.
     later_work : float
@@ -114,7 +114,7 @@ def run_budget(
         ``seconds_left * (1 - RESERVE_FRACTION) * run_work / (run_work + later_work)``,
         at least one second.
     """
-    if seconds_left is None:
+    if seconds_left is None or math.isinf(seconds_left):
         return None
     if run_work <= 0 or later_work < 0:
         raise ValueError(f"need run_work > 0 and later_work >= 0, got {run_work} and {later_work}")
@@ -135,8 +135,12 @@ def overshoot_message(
     over = deadline.clock() - deadline.end
     if over <= 0.1 * budget_s:
         return None
-    median = sorted(epoch_seconds)[len(epoch_seconds) // 2]
     return (
         f"{len(epoch_seconds)} epoch(s) took {over:.0f} s more than the {budget_s:.0f} s budget "
-        f"(an epoch takes about {median:.0f} s and every run trains at least one)"
+        f"(an epoch takes about {_median(epoch_seconds):.0f} s and every run trains at least one)"
     )
+
+
+def _median(values: Sequence[float]) -> float:
+    """Upper median (no interpolation): a measured epoch time."""
+    return float(sorted(values)[len(values) // 2])

@@ -176,9 +176,7 @@ def out_of_fold_probabilities(
         logger.info(
             "out-of-fold stage 1: fold %d/%d, %d patches held out", fold + 1, folds, len(held_idx)
         )
-        seconds = None
-        if config.time_budget_s is not None:
-            seconds = run_budget(deadline.remaining(), 1.0, folds - fold - 1.0)
+        seconds = run_budget(deadline.remaining(), 1.0, folds - fold - 1.0)
         result = train_model(
             make_model(), select_patches(train_data, train_idx), val_data,
             dataclasses.replace(config, out_dir=out_dir, time_budget_s=seconds),

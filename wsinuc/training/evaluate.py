@@ -17,6 +17,7 @@ import torch
 
 from wsinuc.instances import probability_to_instances
 from wsinuc.metrics import aggregated_jaccard_index, object_f1
+from wsinuc.training.config import TrainConfig
 from wsinuc.training.data import ValidationSet, to_model_input, with_validation_probabilities
 from wsinuc.training.patches import cut_patches, pad_to_multiple, reassemble_patches
 
@@ -186,12 +187,13 @@ def validate_model(
     }
 
 
-def stage1_validation_set(stage1: torch.nn.Module, val_data: ValidationSet, config) -> ValidationSet:
+def stage1_validation_set(
+    stage1: torch.nn.Module, val_data: ValidationSet, config: TrainConfig
+) -> ValidationSet:
     """``val_data`` with stage 1's probability maps attached (stage 2's 4th input channel).
 
-    ``stage1`` must already sit on its device; ``config`` (a
-    :class:`~wsinuc.training.config.TrainConfig`) gives the patch size, batch
-    size and AMP flag, as in validation.
+    ``stage1`` must already sit on its device; ``config`` gives the patch size,
+    batch size and AMP flag, as in validation.
     """
     device = next(stage1.parameters()).device
     maps = [

@@ -69,7 +69,6 @@ __all__ = ["LOG_COLUMNS", "LOG_NAME", "TrainResult", "batch_loss", "config_card"
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class TrainResult:
     """Outcome of :func:`train_model`; ``model`` holds the best weights.
@@ -223,7 +222,12 @@ def _should_validate(state: _RunState, config: TrainConfig) -> bool:
 
 
 def _replan(state: _RunState, config: TrainConfig) -> None:
-    """Shrink (or restore) ``state.planned`` so the run fits ``config.time_budget_s``."""
+    """Shrink (or restore) ``state.planned`` so the run fits ``config.time_budget_s``.
+
+    Without a budget the plan stays as it started (``epochs``, or the plan a
+    resumed checkpoint recorded), so resuming a budget-shortened run never
+    extends it.
+    """
     if config.time_budget_s is None:
         return
     state.planned = planned_epochs(

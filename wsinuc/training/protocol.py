@@ -138,20 +138,18 @@ class ProtocolBudget:
 
     Attributes
     ----------
-    deadline : Deadline or None
-        End of the whole protocol's budget; None when it has none.
+    deadline : Deadline
+        End of the whole protocol's budget (one that never passes without a budget).
     work : dict
         Run name -> planned work (epochs x training patches), in the order the
         runs happen; a run gets the time left times its share of the work left.
     """
 
-    deadline: Deadline | None
+    deadline: Deadline
     work: dict[str, float]
 
     def seconds_for(self, name: str) -> float | None:
-        """Budget of run ``name`` (None without a deadline)."""
-        if self.deadline is None:
-            return None
+        """Budget of run ``name`` (None without a budget)."""
         names = list(self.work)
         later = sum(self.work[n] for n in names[names.index(name) + 1 :])
         return run_budget(self.deadline.remaining(), max(self.work[name], 1e-9), later)
@@ -284,17 +282,14 @@ def train_cascade(
     """
     config = config or TrainConfig()
     _validate_protocol(preset, pretrain_tnbc_epochs, finetune_epochs, folds, config)
-    clock_started = Deadline.after(config.time_budget_s)
+    deadline = Deadline.after(config.time_budget_s)
     out_dir = Path(out_dir)
     stage1_config, stage2_config = stage_configs(preset)
     with_tnbc = pretrain_tnbc_epochs > 0
     data = load_protocol_data(Path(data_root), config.patch_size, config.seed, with_tnbc)
     data = _attach_teacher(data, config)
     requested = (pretrain_tnbc_epochs, finetune_epochs, folds)
-    budget = ProtocolBudget(
-        None if config.time_budget_s is None else clock_started,
-        _planned_work(data, requested, config),
-    )
+    budget = ProtocolBudget(deadline, _planned_work(data, requested, config))
 
     def run(name: str, epochs: int) -> TrainConfig:
         return stage_run_config(config, out_dir, name, epochs, budget)
