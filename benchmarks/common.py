@@ -65,6 +65,8 @@ def add_engine_arguments(parser: argparse.ArgumentParser, *, size: int | None, m
     parser.add_argument("--chunk-size", type=int, default=1024, help="chunk core side, level-0 px")
     parser.add_argument("--halo", type=int, default=128, help="context around each chunk, px")
     parser.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                        help="auto (bf16 on CUDA, fp32 on CPU), fp32 or bf16")
     parser.add_argument("--workers", type=int, default=0, help="Dask workers (0: 4 on CUDA, 1 on CPU)")
     parser.add_argument("--scheduler", default="threads", help="threads, processes or tcp://host:port")
 
@@ -269,7 +271,8 @@ def engine_config(args: argparse.Namespace, model: str, outputs: tuple[str, ...]
 
     return SegmentConfig(
         tiling=TilingConfig(chunk_size=args.chunk_size, halo=args.halo, tissue=True),
-        inference=InferenceConfig(model=model, device=args.device, batch_size=args.batch_size),
+        inference=InferenceConfig(model=model, device=args.device, batch_size=args.batch_size,
+                                  precision=args.precision),
         output=OutputConfig(outputs=outputs, overwrite=True),
         run=RunConfig(scheduler=args.scheduler, workers=args.workers, progress=False),
     )
@@ -337,7 +340,7 @@ def read_tiles(slide_path: Path, side: int, count: int, seed: int = 0) -> np.nda
     return tiles
 
 
-def model_only(model: str, device: str, batch_size: int, tiles: np.ndarray) -> dict:
+def model_only(model: str, device: str, batch_size: int, tiles: np.ndarray, precision: str = "auto") -> dict:
     """Time the engine's own predictor on in-memory tiles, excluding the first (warm-up) batch.
 
     The timing runs in a worker thread, as the engine's Dask threads run the
@@ -345,7 +348,7 @@ def model_only(model: str, device: str, batch_size: int, tiles: np.ndarray) -> d
     """
     from wsinuc.inference.model_cache import cached_predictor
 
-    predictor = cached_predictor(model, device, batch_size)
+    predictor = cached_predictor(model, device, batch_size, precision)
 
     def timed() -> float:
         predictor.predict(tiles[:batch_size])

@@ -39,7 +39,8 @@ from common import (
 )
 
 OUTPUTS = ("geojson", "zarr", "table")
-ENGINE_OPTIONS = ("work", "model", "device", "chunk_size", "halo", "batch_size", "workers", "scheduler", "seed")
+ENGINE_OPTIONS = ("work", "model", "device", "chunk_size", "halo", "batch_size", "precision", "workers", "scheduler",
+                  "seed")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -5,12 +5,15 @@ convolution counted by a forward hook) and the engine predictor's throughput
 on the same in-memory tiles of a synthetic slide, so that the speed ratio
 between models (e.g. ``cascade`` over ``cascade-lite``, the issue's "at least
 5x on a CPU") comes from one run on one machine. Models without bundled
-weights are timed UNTRAINED (same architecture, same cost). Writes
-``results/model_cost-<device>-<date>-<label>.json``.
+weights are timed UNTRAINED (same architecture, same cost). With
+``--precisions fp32,bf16`` every model is timed in both, one after the other
+on the same tiles, and the table gives each model's bf16 / fp32 speed-up.
+Writes ``results/model_cost-<device>-<date>-<label>.json``.
 
-Example::
+Examples::
 
     python benchmarks/model_cost.py --models cascade,cascade-lite --device cpu --tile 512 --tiles 3
+    python benchmarks/model_cost.py --models cascade,cascade-lite --device cpu --precisions fp32,bf16
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tile", type=int, default=512, help="tile side, px (multiple of 32)")
     parser.add_argument("--tiles", type=int, default=3, help="timed tiles per model (after one warm-up batch)")
     parser.add_argument("--batch-size", type=int, default=1, help="tiles per forward pass")
+    parser.add_argument("--precisions", default="auto", help="comma list of auto, fp32, bf16: each model in each")
     parser.add_argument("--work", default=DEFAULT_WORK, help="slide cache and scratch folder")
     parser.add_argument("--results", default=RESULTS_DIR, help="folder of the result JSON")
     parser.add_argument("--label", default=None, help="suffix of the result file name")
@@ -52,6 +56,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--tile must be a multiple of 32 and >= 64, got {args.tile}")
     if args.tiles < 1 or args.batch_size < 1:
         parser.error("--tiles and --batch-size must be >= 1")
+    args.precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
+    if not args.precisions or not set(args.precisions) <= {"auto", "fp32", "bf16"}:
+        parser.error(f"--precisions must list auto, fp32 or bf16, got {','.join(args.precisions) or 'nothing'}")
     return args
 
 
@@ -81,18 +88,27 @@ def macs_per_pixel(model: torch.nn.Module, side: int = 256) -> float:
     return total / (side * side)
 
 
-def measure_model(name: str, args: argparse.Namespace, tiles, device: dict) -> dict | None:
-    """Parameters, MAC/px and model-only Mpx/s of one model (None when it cannot be resolved)."""
+def measure_model(name: str, args: argparse.Namespace, tiles, device: dict) -> list[dict] | None:
+    """Parameters, MAC/px and model-only Mpx/s of one model in each precision (None when it cannot be resolved)."""
     from wsinuc.inference.model_cache import load_card_and_model
+    from wsinuc.models.precision import precision_label
 
     choice = choose_model(name, args.work)
     if choice is None:
         return None
-    timing = model_only(choice.argument, device["device"], args.batch_size, tiles)
     model, _ = load_card_and_model(choice.argument, device["device"])  # the predictor's (cached) network
-    megapixels = timing["tiles"] * args.tile**2 / 1e6
-    return {"model": name, "weights": choice.source, "parameters": sum(p.numel() for p in model.parameters()),
-            "kmac_per_px": macs_per_pixel(model) / 1e3, "mpx_per_s": megapixels / timing["seconds"], **timing}
+    size = {"parameters": sum(p.numel() for p in model.parameters()), "kmac_per_px": macs_per_pixel(model) / 1e3}
+    rows = []
+    for precision in args.precisions:
+        timing = model_only(choice.argument, device["device"], args.batch_size, tiles, precision)
+        megapixels = timing["tiles"] * args.tile**2 / 1e6
+        rows.append({"model": name, "precision": precision_label(precision, device["device"]),
+                     "weights": choice.source, **size, "mpx_per_s": megapixels / timing["seconds"], **timing})
+    for row in rows:
+        fp32 = next((r for r in rows if r["precision"] == "fp32"), None)
+        if fp32 is not None and row["precision"] == "bf16":
+            row["speed_vs_fp32"] = row["mpx_per_s"] / fp32["mpx_per_s"]
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,20 +119,22 @@ def main(argv: list[str] | None = None) -> int:
     tiles = read_tiles(slide, args.tile, args.tiles + args.batch_size)
     rows = []
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
-        row = measure_model(name, args, tiles, device)
-        if row is None:
+        measured = measure_model(name, args, tiles, device)
+        if measured is None:
             return 2
-        rows.append(row)
+        rows.extend(measured)
     fastest = max(row["mpx_per_s"] for row in rows)
     for row in rows:
         row["speed_vs_fastest"] = row["mpx_per_s"] / fastest
     print_table(f"model cost on {device['device_name']}", [
-        (row["model"], f"{row['parameters'] / 1e6:.2f} M params, {row['kmac_per_px']:.1f} kMAC/px, "
-                       f"{row['mpx_per_s']:.3f} Mpx/s (x{row['speed_vs_fastest']:.3f} of fastest)")
+        (f"{row['model']} {row['precision']}",
+         f"{row['parameters'] / 1e6:.2f} M params, {row['kmac_per_px']:.1f} kMAC/px, "
+         f"{row['mpx_per_s']:.3f} Mpx/s (x{row['speed_vs_fastest']:.3f} of fastest"
+         + (f", x{row['speed_vs_fp32']:.2f} of fp32)" if "speed_vs_fp32" in row else ")"))
         for row in rows])
     record = {"benchmark": "model_cost", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "device": device,
               "versions": versions(), "parameters": {k: str(v) for k, v in vars(args).items()}, "models": rows}
-    if len(rows) == 2:
+    if len(rows) == 2 and len(args.precisions) == 1:
         record["speed_ratio_second_over_first"] = rows[1]["mpx_per_s"] / rows[0]["mpx_per_s"]
         console.print(f"{rows[1]['model']} / {rows[0]['model']} speed: "
                       f"{record['speed_ratio_second_over_first']:.2f}x")

@@ -11,6 +11,8 @@ writes ``results/throughput-<device>-<date>-<label>.json``.
 Example (GPU machine)::
 
     python benchmarks/throughput.py --size 40000 --device cuda --model cascade --batch-size 16 --workers 4
+
+``--precision bf16`` times both runs in bf16 (on the CPU too).
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def measure(args: argparse.Namespace, slide: Path, model: str, device: dict) -> 
     e2e_mpx = megapixels_at_reference(record["counts"]["megapixels"], level0_mpp)
     side = args.chunk_size + 2 * args.halo
     tiles = read_tiles(slide, side, args.batch_size * (args.model_batches + 1), args.seed)
-    only = model_only(model, args.device, args.batch_size, tiles)
+    only = model_only(model, args.device, args.batch_size, tiles, args.precision)
     only_mpx = megapixels_at_reference(only["tiles"] * args.chunk_size**2 / 1e6, level0_mpp)
     e2e_rate, only_rate = rate(e2e_mpx, wall), rate(only_mpx, only["seconds"])
     return {

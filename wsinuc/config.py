@@ -15,6 +15,7 @@ from wsinuc.errors import OptionError
 
 ALL_OUTPUTS = ("geojson", "zarr", "table", "overlay")
 POSTPROCESS_METHODS = ("auto", "opening", "watershed")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ class InferenceConfig:
         Working resolution; None means the model's training resolution.
     batch_size : int
         Tiles per forward pass.
+    precision : str
+        ``auto`` (bf16 autocast on CUDA, float32 on the CPU), ``fp32``, or
+        ``bf16`` (also on the CPU: about 2x faster on CPUs with native bf16;
+        see :mod:`wsinuc.models.precision`).
     postprocess : str
         ``opening`` (the paper: erosion, dilation, connected components),
         ``watershed`` (marker-controlled split of touching nuclei) or
@@ -85,6 +90,7 @@ class InferenceConfig:
     mpp: float | None = None
     target_mpp: float | None = None
     batch_size: int = 4
+    precision: str = "auto"
     postprocess: str = "auto"
     threshold: float = 0.5
 
@@ -95,6 +101,8 @@ class InferenceConfig:
             raise OptionError("--target-mpp", f"must be in [0.05, 10] um/px, got {self.target_mpp}")
         if not 1 <= self.batch_size <= 1024:
             raise OptionError("--batch-size", f"must be in [1, 1024], got {self.batch_size}")
+        if self.precision not in PRECISIONS:
+            raise OptionError("--precision", f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.postprocess not in POSTPROCESS_METHODS:
             raise OptionError("--postprocess", f"must be one of {POSTPROCESS_METHODS}, got {self.postprocess!r}")
         if not 0 < self.threshold < 1:

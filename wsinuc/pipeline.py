@@ -26,8 +26,9 @@ from wsinuc.inference.chunk import ChunkContext, chunk_file, run_chunk
 from wsinuc.inference.graph import dask_client, run_tasks
 from wsinuc.inference.model_cache import load_card_and_model, resolve_model_name
 from wsinuc.inference.predictor import resolve_device
-from wsinuc.outputs import build_lookup, iter_chunk_nuclei, write_label_chunks, write_vector_outputs
 from wsinuc.instances import MEASUREMENT_COLUMNS
+from wsinuc.models.precision import precision_label
+from wsinuc.outputs import build_lookup, iter_chunk_nuclei, write_label_chunks, write_vector_outputs
 from wsinuc.slide import open_slide, require_mpp, tissue_mask
 from wsinuc.tiling import Box, Tile, plan_tiles, select_tiles
 from wsinuc.writers import GeoJSONWriter, LabelsZarrWriter, TableWriter, draw_overlay, save_png
@@ -125,8 +126,8 @@ def _plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan
     context = ChunkContext(
         slide_path=str(slide_path), mpp_override=inference.mpp, level0_mpp=level0_mpp,
         scale=level0_mpp / target, model=model, device=inference.device,
-        batch_size=inference.batch_size, postprocess=_postprocess(inference.postprocess, card),
-        threshold=inference.threshold, work_dir=str(out_dir / slide_path.stem / WORK_DIR),
+        batch_size=inference.batch_size, precision=inference.precision,
+        postprocess=_postprocess(inference.postprocess, card), threshold=inference.threshold, work_dir=str(out_dir / slide_path.stem / WORK_DIR),
     )
     return RunPlan(out_dir / slide_path.stem, context, tuple(tiles), (height, width), mpp, card)
 
@@ -267,6 +268,7 @@ def _run_record(plan: RunPlan, config: SegmentConfig, summaries: list, counts: d
         "model": plan.context.model,
         "weights_sha256": plan.card.get("sha256"),
         "working_mpp": plan.context.level0_mpp / plan.context.scale,
+        "precision": precision_label(plan.context.precision, resolve_device(plan.context.device)),
         "config": config.to_dict(),
         "counts": counts | {"chunks_run_now": len(summaries), "megapixels": megapixels,
                             "objects_wider_than_halo_dropped": too_large},

@@ -13,6 +13,12 @@ what a bundled model's card holds (``tests/models/test_bundled_weights.py``):
 
     python benchmarks/gpu/assemble.py training-runs/gpu-cascade --preset cascade --out wsinuc/weights/cascade
 
+A run trained on this machine (``wsinuc train --out RUN``) has the same two
+stages; pass its card and a Table I scored here:
+
+    python benchmarks/gpu/assemble.py RUN --card RUN/cascade.json --table RESULTS/table1.json \
+        --preset cascade --out wsinuc/weights/cascade
+
 Errors end with exit status 2 and one line ``assemble.py: error: ...``.
 """
 
@@ -36,6 +42,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("run", type=Path, help="folder ship.py receive wrote (stage1/2 + logs/)")
     parser.add_argument("--preset", default="cascade", help="cascade preset of the run")
     parser.add_argument("--out", type=Path, required=True, help="output stem, e.g. wsinuc/weights/cascade")
+    parser.add_argument("--card", type=Path, default=None,
+                        help="the protocol's card (default: RUN/logs/PRESET/PRESET.json, as session.sh sends it)")
+    parser.add_argument("--table", type=Path, default=None,
+                        help="table1.json of `wsinuc benchmark table1` (default: RUN/table1/table1.json)")
     return parser.parse_args(argv)
 
 
@@ -49,8 +59,19 @@ def read_json(path: Path) -> dict:
 
 MONUSEG_MPP = 0.25
 METRICS = ("aji", "f1", "aji_plus", "pq", "dq", "sq", "dice")
-PROTOCOL = ("MoNuSeg 2018, mean per-image; paper protocol (image reflect-padded to 1024, "
-            "16 tiles of 256 px, no halo), scored on the GPU by session.sh collect")
+PROTOCOLS = {
+    "paper": "paper protocol (image reflect-padded to 1024, 16 tiles of 256 px, no halo)",
+    "engine": "engine protocol (chunks 512, halo 128, mpp 0.25, as `wsinuc segment`)",
+}
+
+
+def protocol_text(table: dict) -> str:
+    """How the Table I metrics were measured, from the settings ``table1.json`` records."""
+    meta = table.get("meta", {})
+    protocol = meta.get("protocol", "paper")
+    where = meta.get("environment", {}).get("device") or "unknown device"
+    return (f"MoNuSeg 2018, mean per-image; {PROTOCOLS.get(protocol, protocol + ' protocol')}; "
+            f"{meta.get('precision', 'auto')} precision; `wsinuc benchmark table1` on {where}")
 
 
 def split_metrics(entry: dict, split: str) -> dict:
@@ -64,7 +85,7 @@ def table_metrics(card: dict, table: dict, preset: str) -> dict:
     rows = {e["postprocess"]: e for e in table["table"] if Path(e["model"]).name == preset}
     if set(rows) != {"opening", "watershed"}:
         raise WsinucError(f"table1.json: no opening and watershed rows for {preset!r}")
-    metrics = {"training_validation": card.get("metrics", {}), "protocol": PROTOCOL}
+    metrics = {"training_validation": card.get("metrics", {}), "protocol": protocol_text(table)}
     for split in ("val", "test"):
         metrics[split] = split_metrics(rows["opening"], split)
         metrics[f"{split}_watershed"] = split_metrics(rows["watershed"], split)
@@ -72,14 +93,14 @@ def table_metrics(card: dict, table: dict, preset: str) -> dict:
                (("opening", "val"), ("watershed", "val_watershed"))}
     chosen = max(val_aji, key=lambda name: val_aji[name] if val_aji[name] is not None else -1.0)
     return {"metrics": metrics, "mpp": MONUSEG_MPP, "postprocess": chosen,
-            "postprocess_selection": {"rule": "higher mean validation AJI (paper protocol)",
+            "postprocess_selection": {"rule": "higher mean validation AJI (the protocol of metrics.protocol)",
                                       "val_aji": val_aji}}
 
 
-def device_card(run: Path, preset: str) -> dict:
-    """The card the protocol wrote on the device, completed from the device's Table I."""
-    card = read_json(run / "logs" / preset / f"{preset}.json")
-    table_path = run / "table1" / "table1.json"
+def device_card(run: Path, preset: str, card_path: Path | None = None, table_path: Path | None = None) -> dict:
+    """The card the protocol wrote (on the device by default), completed from a Table I."""
+    card = read_json(card_path or run / "logs" / preset / f"{preset}.json")
+    table_path = table_path or run / "table1" / "table1.json"
     if not table_path.is_file():
         print(f"assemble.py: {table_path} missing: the card has validation metrics only",
               file=sys.stderr)
@@ -105,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         cascade = assemble_cascade(args.preset, stage1, stage2)
         if not (same_tensors(stage1, cascade, "stage1") and same_tensors(stage2, cascade, "stage2")):
             raise WsinucError(f"{args.run}: the stages do not fit preset {args.preset!r}")
-        card = {**device_card(args.run, args.preset), "name": args.preset}
+        card = {**device_card(args.run, args.preset, args.card, args.table), "name": args.preset}
         weights, card_path = save_weights(cascade, args.out, card)
     except (WsinucError, ValueError, RuntimeError) as error:
         print(f"assemble.py: error: {' '.join(str(error).split())}", file=sys.stderr)

@@ -82,6 +82,15 @@ def test_throughput_reports_both_rates_the_stage_split_and_rss(scripts, work, co
     assert all(seconds >= 0 for seconds in e2e["stage_seconds"].values())
     assert e2e["stage_seconds"]["inference"] > 0 and e2e["stage_seconds"]["pass2_outputs"] > 0
     assert record["peak_rss_mib"]["end_to_end"]["self"] > 100
+    assert record["run_json"]["precision"] == "fp32"
+
+
+def test_throughput_in_bf16_runs_both_timings_in_bf16(scripts, work, colour_weights, tmp_path):
+    args = _engine_args(work, tmp_path, colour_weights) + ["--size", str(SIZE), "--model-batches", "1",
+                                                          "--precision", "bf16"]
+    assert scripts("throughput").main(args) == 0
+    record = _only_result(tmp_path, "throughput")
+    assert record["run_json"]["precision"] == "bf16" and record["parameters"]["precision"] == "bf16"
 
 
 def test_memory_scaling_runs_each_size_in_its_own_process(scripts, work, colour_weights, tmp_path):
@@ -194,6 +203,21 @@ def test_model_cost_compares_models_on_the_same_tiles(scripts, work, colour_weig
     assert lite["kmac_per_px"] > 10 * colour["kmac_per_px"] > 0
     assert record["speed_ratio_second_over_first"] == pytest.approx(lite["mpx_per_s"] / colour["mpx_per_s"])
     assert max(colour["speed_vs_fastest"], lite["speed_vs_fastest"]) == 1.0
+
+
+def test_model_cost_times_each_model_in_each_precision(scripts, work, tmp_path):
+    args = ["--models", "cascade-lite", "--precisions", "fp32,bf16", "--device", "cpu", "--tile", "64",
+            "--tiles", "2", "--work", str(work), "--results", str(tmp_path)]
+    assert scripts("model_cost").main(args) == 0
+    fp32, bf16 = _only_result(tmp_path, "model_cost")["models"]
+    assert (fp32["precision"], bf16["precision"]) == ("fp32", "bf16")
+    assert fp32["parameters"] == bf16["parameters"] and "speed_vs_fp32" not in fp32
+    assert bf16["speed_vs_fp32"] == pytest.approx(bf16["mpx_per_s"] / fp32["mpx_per_s"])
+
+
+def test_model_cost_refuses_an_unknown_precision(scripts):
+    with pytest.raises(SystemExit):
+        scripts("model_cost").parse_args(["--precisions", "fp16"])
 
 
 def test_macs_per_pixel_of_one_convolution_is_its_kernel_volume(scripts):

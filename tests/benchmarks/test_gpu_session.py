@@ -122,6 +122,7 @@ def test_both_calls_bring_back_a_cascade_that_assembles_and_loads(tmp_path):
     assert "device_table1" in card and card["mpp"] == 0.25
     assert {"val", "test", "val_watershed", "test_watershed"} <= set(card["metrics"])
     assert card["metrics"]["test"]["images"] == 2 and card["postprocess"] in ("opening", "watershed")
+    assert "paper protocol" in card["metrics"]["protocol"]
     model = load_model(tmp_path / "w" / "cl")
     assert model(torch.rand(1, 3, 64, 64)).shape == (1, 1, 64, 64)
 
@@ -146,3 +147,39 @@ def test_a_failed_training_still_sends_its_logs_back(tmp_path):
     back = tmp_path / "back"
     assert _script("ship").main(["receive", str(tmp_path / "out"), "--into", str(back)]) == 0
     assert "--preset" in (back / "logs" / "no-such-preset.log").read_text()
+
+
+def test_a_run_trained_here_assembles_with_its_card_and_an_engine_table(tmp_path):
+    from wsinuc.models import save_weights
+    from wsinuc.training.cascade import assemble_cascade, build_stage, stage_configs
+
+    stage1, stage2 = (build_stage(config, seed=3) for config in stage_configs("cascade-lite"))
+    cascade = assemble_cascade("cascade-lite", stage1, stage2)
+    run = tmp_path / "run"
+    save_weights(stage1, run / "stage1", {"name": "stage1"})
+    save_weights(stage2, run / "stage2", {"name": "stage2"})
+    (run / "cascade-lite.json").write_text(json.dumps({"name": "cascade-lite", "metrics": {"val_aji": 0.4}}))
+    rows = [{"model": "cascade-lite", "postprocess": post, "val_aji": aji, "val_f1": 0.5, "val_images": 6,
+             "test_aji": 0.6, "test_f1": 0.7, "test_images": 14}
+            for post, aji in (("opening", 0.45), ("watershed", 0.41))]
+    table = {"meta": {"protocol": "engine", "precision": "fp32", "environment": {"device": "x86_64"}},
+             "table": rows}
+    (tmp_path / "table1.json").write_text(json.dumps(table))
+    out = tmp_path / "w" / "cl"
+    args = [str(run), "--card", str(run / "cascade-lite.json"), "--table", str(tmp_path / "table1.json"),
+            "--preset", "cascade-lite", "--out", str(out)]
+    assert _script("assemble").main(args) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["postprocess"] == "opening" and card["metrics"]["val"]["aji"] == 0.45
+    assert card["metrics"]["test"] == {"aji": 0.6, "f1": 0.7, "images": 14}
+    assert card["metrics"]["training_validation"] == {"val_aji": 0.4}
+    assert "engine protocol" in card["metrics"]["protocol"] and "fp32" in card["metrics"]["protocol"]
+    loaded = load_model(out).state_dict()
+    assert all(torch.equal(loaded[k], v.half().float()) for k, v in cascade.state_dict().items())
+
+
+def test_assemble_with_a_missing_card_is_a_one_line_error(tmp_path, capsys):
+    args = [str(tmp_path), "--card", str(tmp_path / "none.json"), "--out", str(tmp_path / "w")]
+    assert _script("assemble").main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("assemble.py: error:") and "\n" not in err

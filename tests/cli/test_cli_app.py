@@ -82,7 +82,8 @@ def test_segment_without_mpp_asks_for_it(tmp_path):
 @pytest.mark.parametrize(
     "option, value, fragment",
     [("--chunk-size", "100", "--chunk-size"), ("--mpp", "-1", "--mpp"), ("--region", "1,2,3", "--region"),
-     ("--outputs", "geojson,pdf", "--outputs"), ("--device", "tpu", "--device")],
+     ("--outputs", "geojson,pdf", "--outputs"), ("--device", "tpu", "--device"),
+     ("--precision", "fp16", "--precision")],
 )
 def test_bad_options_are_one_line_errors(tmp_path, synthetic_svs, option, value, fragment):
     result = runner.invoke(app, ["segment", str(synthetic_svs), "--out", str(tmp_path), option, value])
@@ -128,3 +129,8 @@ def test_train_refuses_a_non_positive_time_budget_in_one_line(tmp_path, minutes)
 def test_train_refuses_a_bad_validation_rhythm_in_one_line(tmp_path):
     result = runner.invoke(app, ["train", "--data", str(tmp_path), "--val-every", "0"])
     _one_line_error(result, "--val-every")
+
+
+def test_train_refuses_an_unknown_precision_in_one_line(tmp_path):
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--precision", "fp16"])
+    _one_line_error(result, "--precision")

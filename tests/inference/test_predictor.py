@@ -36,3 +36,23 @@ def test_tiles_not_a_multiple_of_the_stride_keep_their_size():
 def test_a_zero_batch_size_names_the_option():
     with pytest.raises(OptionError, match="--batch-size"):
         Predictor(_model(), torch.device("cpu"), batch_size=0)
+
+
+def test_bf16_probabilities_stay_close_to_float32():
+    tiles = np.random.default_rng(1).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    fp32 = Predictor(_model(), torch.device("cpu"), precision="fp32").predict(tiles)
+    bf16 = Predictor(_model(), torch.device("cpu"), precision="bf16").predict(tiles)
+    assert bf16.dtype == np.float32
+    assert not np.array_equal(bf16, fp32)  # the bf16 path really ran
+    np.testing.assert_allclose(bf16, fp32, atol=0.02)
+
+
+def test_auto_precision_on_the_cpu_is_float32():
+    tiles = np.random.default_rng(2).integers(0, 256, (1, 32, 32, 3), dtype=np.uint8)
+    auto = Predictor(_model(), torch.device("cpu")).predict(tiles)
+    np.testing.assert_array_equal(auto, Predictor(_model(), torch.device("cpu"), precision="fp32").predict(tiles))
+
+
+def test_an_unknown_precision_names_the_option():
+    with pytest.raises(OptionError, match="--precision"):
+        Predictor(_model(), torch.device("cpu"), precision="fp16")

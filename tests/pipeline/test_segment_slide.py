@@ -148,3 +148,28 @@ def test_a_slide_without_nuclei_gives_empty_but_complete_outputs(tmp_path, colou
     assert record["counts"]["nuclei"] == 0
     assert json.loads((out / "nuclei.geojson").read_text())["features"] == []
     assert "area_um2" in pq.read_table(out / "nuclei.parquet").column_names
+
+
+def test_bf16_finds_the_nuclei_of_float32_and_is_recorded(tmp_path, small_slide, colour_model):
+    records = {}
+    for precision in ("fp32", "bf16"):
+        config = _config(colour_model, 512, outputs=("zarr",))
+        config = replace(config, inference=replace(config.inference, precision=precision))
+        records[precision] = segment_slide(small_slide, tmp_path / precision, config)
+    assert records["fp32"]["precision"] == "fp32" and records["bf16"]["precision"] == "bf16"
+    assert records["bf16"]["config"]["inference"]["precision"] == "bf16"
+    fp32 = read_labels(tmp_path / "fp32" / small_slide.stem / "labels.ome.zarr") > 0
+    bf16 = read_labels(tmp_path / "bf16" / small_slide.stem / "labels.ome.zarr") > 0
+    assert fp32.mean() > 0.01
+    assert (fp32 != bf16).mean() < 0.01
+
+
+def test_resume_with_another_precision_is_refused(tmp_path, small_slide, colour_model):
+    config = _config(colour_model, 512, outputs=("table",))
+    work = tmp_path / small_slide.stem / ".work"
+    segment_slide(small_slide, tmp_path, replace(config, output=OutputConfig(outputs=("table",))))
+    work.mkdir(parents=True, exist_ok=True)
+    other = replace(config, inference=replace(config.inference, precision="bf16"),
+                    output=OutputConfig(outputs=("table",), resume=True))
+    with pytest.raises(OptionError, match="--resume"):
+        segment_slide(small_slide, tmp_path, other)

@@ -76,6 +76,19 @@ def test_weighted_bce_training_loss_falls(patches):
     assert losses[-1] < 0.7 * losses[0]
 
 
+def test_bf16_training_on_the_cpu_loss_falls_and_keeps_float32_weights(patches):
+    model = tiny_unet()
+    result = train_model(model, patches, None, tiny_config(epochs=6, schedule="constant", precision="bf16"))
+    losses = [row["train_loss"] for row in result.history]
+    assert losses[-1] < 0.7 * losses[0]
+    assert all(p.dtype == torch.float32 for p in result.model.parameters())
+
+
+def test_an_unknown_training_precision_names_the_option():
+    with pytest.raises(OptionError, match="--precision"):
+        tiny_config(precision="fp16")
+
+
 def test_stage2_dice_training_on_four_channels_loss_falls(patches, val_data):
     torch.manual_seed(0)
     stage2 = create_model(

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
+from wsinuc.config import PRECISIONS, InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
 from wsinuc.datasets import list_monuseg_ids, load_monuseg_image, patient_split
 from wsinuc.errors import OptionError
 from wsinuc.inference.model_cache import cached_predictor
@@ -58,6 +58,8 @@ class MonusegConfig:
         ``auto``, ``cpu`` or ``cuda[:N]``.
     postprocess : str
         ``opening`` (the paper) or ``watershed``.
+    precision : str
+        ``auto``, ``fp32`` or ``bf16`` (:mod:`wsinuc.models.precision`).
     chunk_size, halo : int
         Chunk grid of the ``engine`` protocol, in pixels.
     limit : int or None
@@ -68,6 +70,7 @@ class MonusegConfig:
     protocol: str = "engine"
     device: str = "auto"
     postprocess: str = "opening"
+    precision: str = "auto"
     chunk_size: int = 512
     halo: int = 128
     limit: int | None = None
@@ -77,6 +80,8 @@ class MonusegConfig:
             raise OptionError("--split", f"must be one of {SPLITS}, got {self.split!r}")
         if self.protocol not in PROTOCOLS:
             raise OptionError("--protocol", f"must be one of {PROTOCOLS}, got {self.protocol!r}")
+        if self.precision not in PRECISIONS:
+            raise OptionError("--precision", f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.limit is not None and self.limit < 1:
             raise OptionError("--limit", f"must be >= 1, got {self.limit}")
 
@@ -122,7 +127,7 @@ def predict_labels(path: Path, image: np.ndarray, model: str, config: MonusegCon
 
 
 def _paper_protocol(image: np.ndarray, model: str, config: MonusegConfig) -> np.ndarray:
-    predictor = cached_predictor(model, config.device, 16)
+    predictor = cached_predictor(model, config.device, 16, config.precision)
     padded = pad_to_multiple(image, 1024, mode="reflect")
     prob = reassemble_patches(predictor.predict(cut_patches(padded, 256)), padded.shape[:2])
     prob = prob[: image.shape[0], : image.shape[1]]
@@ -139,7 +144,7 @@ def _engine_protocol(path: Path, model: str, config: MonusegConfig) -> np.ndarra
     segment = SegmentConfig(
         tiling=TilingConfig(chunk_size=config.chunk_size, halo=config.halo, tissue=False),
         inference=InferenceConfig(model=model, device=config.device, mpp=MONUSEG_MPP,
-                                  postprocess=config.postprocess),
+                                  precision=config.precision, postprocess=config.postprocess),
         output=OutputConfig(outputs=("zarr",)),
         run=RunConfig(progress=False),
     )

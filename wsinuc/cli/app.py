@@ -109,6 +109,7 @@ def segment(
     mpp: Annotated[Optional[float], typer.Option(help="Override the slide's pixel size (um/px).")] = None,
     target_mpp: Annotated[Optional[float], typer.Option(help="Working resolution (um/px); default: the model's.")] = None,
     batch_size: Annotated[int, typer.Option(help="Tiles per forward pass.")] = 4,
+    precision: Annotated[str, typer.Option(help="auto (bf16 on GPU, fp32 on CPU), fp32, or bf16 (also on CPU: ~2x faster on CPUs with native bf16).")] = "auto",
     chunk_size: Annotated[int, typer.Option(help="Chunk core side in level-0 pixels (multiple of 32).")] = 1024,
     halo: Annotated[int, typer.Option(help="Context around each chunk in level-0 pixels (> largest nucleus + receptive field).")] = 128,
     tissue: Annotated[bool, typer.Option("--tissue/--no-tissue", help="Skip chunks without tissue.")] = True,
@@ -130,7 +131,7 @@ def segment(
     config = SegmentConfig(
         tiling=TilingConfig(chunk_size=chunk_size, halo=halo, tissue=tissue, region=_parse_region(region)),
         inference=InferenceConfig(model=model, device=device, mpp=mpp, target_mpp=target_mpp,
-                                  batch_size=batch_size, postprocess=postprocess),
+                                  batch_size=batch_size, precision=precision, postprocess=postprocess),
         output=OutputConfig(outputs=tuple(o.strip() for o in outputs.split(",") if o.strip()), gzip=gzip,
                             table_format=table_format, resume=resume, overwrite=overwrite),
         run=RunConfig(scheduler=scheduler, workers=workers),
@@ -158,6 +159,7 @@ def train(
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 1e-3,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch.")] = None,
+    precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA, fp32 on CPU), fp32, or bf16 (also on CPU: ~2x faster on CPUs with native bf16).")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the split, initialisation and augmentation.")] = 0,
     teacher: Annotated[Optional[str], typer.Option(help="Distil from this model (bundled name or weights path).")] = None,
     distill_weight: Annotated[float, typer.Option(help="Weight of the distillation loss (with --teacher).")] = 0.0,
@@ -180,7 +182,7 @@ def train(
         logging.getLogger("wsinuc").setLevel(logging.INFO)
     config = TrainConfig(
         batch_size=batch_size, lr=lr, device=device, num_threads=threads, seed=seed,
-        max_steps_per_epoch=max_steps, resume=resume, stage2_input=stage2_input,
+        precision=precision, max_steps_per_epoch=max_steps, resume=resume, stage2_input=stage2_input,
         teacher=teacher, distill_weight=distill_weight, val_every=val_every,
         loader_threads=loader_threads, progress=not verbose,
         time_budget_s=None if max_minutes is None else max_minutes * 60.0,
@@ -214,6 +216,7 @@ def benchmark_monuseg(
     protocol: Annotated[str, typer.Option(help="engine (chunks with halo, as segment) or paper (16 tiles of 256, no halo).")] = "engine",
     postprocess: Annotated[str, typer.Option(help="opening (paper) or watershed.")] = "opening",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto (bf16 on GPU, fp32 on CPU), fp32 or bf16.")] = "auto",
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for CSV, summary and figures.")] = Path("results/monuseg"),
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write a TP/FP/FN figure per image.")] = True,
     limit: Annotated[Optional[int], typer.Option(help="Only the first N images (smoke runs).")] = None,
@@ -226,7 +229,8 @@ def benchmark_monuseg(
 
     require_dir(data / "test" / "images", "MoNuSeg test images")
     out.mkdir(parents=True, exist_ok=True)
-    config = MonusegConfig(split=split, protocol=protocol, device=device, postprocess=postprocess, limit=limit)
+    config = MonusegConfig(split=split, protocol=protocol, device=device, postprocess=postprocess,
+                           precision=precision, limit=limit)
     names = list_bundled_weights() if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
     if not names:
         raise OptionError("--models", "no bundled weights found; pass weights paths")
@@ -241,7 +245,8 @@ def benchmark_monuseg(
     rows = [row for name in names for row in evaluate_model(data, name, config, on_image)]
     summary = summarise(rows)
     write_rows_csv(out / "per_image.csv", rows)
-    write_summary(out, summary, {"split": split, "protocol": protocol, "postprocess": postprocess, "models": names})
+    write_summary(out, summary, {"split": split, "protocol": protocol, "postprocess": postprocess,
+                                       "precision": precision, "models": names})
     console.print(summary_markdown(summary, f"MoNuSeg {split} ({protocol} protocol)"))
 
 
@@ -253,6 +258,7 @@ def benchmark_table1(
     splits: Annotated[str, typer.Option(help="Comma list of train, val, test.")] = "train,val,test",
     protocol: Annotated[str, typer.Option(help="engine (chunks with halo, as segment) or paper (16 tiles of 256, no halo).")] = "engine",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto (bf16 on GPU, fp32 on CPU), fp32 or bf16.")] = "auto",
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for table1.md, table1.json and per_image.csv.")] = Path("results/table1"),
     limit: Annotated[Optional[int], typer.Option(help="Only the first N images of each split (smoke runs).")] = None,
 ) -> None:
@@ -271,7 +277,7 @@ def benchmark_table1(
     chosen = [s.strip() for s in splits.split(",") if s.strip()]
     if not specs:
         raise OptionError("--models", "no bundled weights found; pass weights paths")
-    config = MonusegConfig(protocol=protocol, device=device, limit=limit)
+    config = MonusegConfig(protocol=protocol, device=device, precision=precision, limit=limit)
     for split in chosen:
         MonusegConfig(split=split)  # validates the name
 
@@ -281,7 +287,7 @@ def benchmark_table1(
     rows = evaluate_table_one(data, specs, chosen, config, on_image)
     table = table_one(rows)
     write_rows_csv(out / "per_image.csv", rows)
-    markdown = write_table_one(out, table, {"splits": chosen, "protocol": protocol,
+    markdown = write_table_one(out, table, {"splits": chosen, "protocol": protocol, "precision": precision,
                                             "models": [dataclasses.asdict(s) for s in specs]})
     console.print(markdown)
 

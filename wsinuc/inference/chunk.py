@@ -47,6 +47,8 @@ class ChunkContext:
         Model name / weights path and device name (resolved in each worker).
     batch_size : int
         Forward-pass batch size.
+    precision : str
+        ``auto``, ``fp32`` or ``bf16`` (:mod:`wsinuc.models.precision`).
     postprocess : str
         ``opening`` or ``watershed``.
     threshold : float
@@ -62,6 +64,7 @@ class ChunkContext:
     model: str
     device: str
     batch_size: int
+    precision: str
     postprocess: str
     threshold: float
     work_dir: str
@@ -135,7 +138,7 @@ def _read_valid_block(context: ChunkContext, tile: Tile) -> np.ndarray:
 
 
 def _predict(context: ChunkContext, block: np.ndarray) -> np.ndarray:
-    predictor = cached_predictor(context.model, context.device, context.batch_size)
+    predictor = cached_predictor(context.model, context.device, context.batch_size, context.precision)
     if abs(context.scale - 1.0) < 1e-3:
         return predictor.predict_image(block)
     height, width = block.shape[:2]

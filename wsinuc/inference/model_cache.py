@@ -55,7 +55,7 @@ def load_card_and_model(model: str, device: str) -> tuple[torch.nn.Module, dict[
 
 
 @functools.lru_cache(maxsize=4)
-def cached_predictor(model: str, device: str, batch_size: int) -> Predictor:
+def cached_predictor(model: str, device: str, batch_size: int, precision: str = "auto") -> Predictor:
     """A :class:`Predictor` for ``model`` on ``device``, built once per process."""
     network, _ = load_card_and_model(model, device)
-    return Predictor(network, resolve_device(device), batch_size=batch_size)
+    return Predictor(network, resolve_device(device), batch_size=batch_size, precision=precision)

@@ -130,7 +130,7 @@ def predict_patch_probabilities(
     device = next(model.parameters()).device
     logits = predict_logits(
         model, patches.images, patches.probabilities, device=device,
-        batch_size=config.batch_size, amp=config.amp,
+        batch_size=config.batch_size, precision=config.precision,
     )
     return sigmoid(logits)
 

@@ -17,6 +17,7 @@ import torch
 
 from wsinuc.instances import probability_to_instances
 from wsinuc.metrics import aggregated_jaccard_index, object_f1
+from wsinuc.models.precision import autocast
 from wsinuc.training.config import TrainConfig
 from wsinuc.training.data import ValidationSet, to_model_input, with_validation_probabilities
 from wsinuc.training.patches import cut_patches, pad_to_multiple, reassemble_patches
@@ -41,7 +42,7 @@ def predict_logits(
     *,
     device: torch.device,
     batch_size: int = 8,
-    amp: bool = True,
+    precision: str = "auto",
 ) -> np.ndarray:
     """Logits of equally sized patches, in batches, in eval mode.
 
@@ -58,8 +59,8 @@ def predict_logits(
         Where the model sits.
     batch_size : int
         Patches per forward pass.
-    amp : bool
-        bf16 autocast on CUDA.
+    precision : {"auto", "fp32", "bf16"}
+        bf16 autocast on CUDA for ``"auto"`` (:mod:`wsinuc.models.precision`).
 
     Returns
     -------
@@ -69,12 +70,11 @@ def predict_logits(
     _validate_images(images, probabilities)
     model.eval()
     out = np.empty(images.shape[:3], dtype=np.float32)
-    use_amp = amp and device.type == "cuda"
     for start in range(0, len(images), batch_size):
         stop = start + batch_size
         extra = None if probabilities is None else probabilities[start:stop]
         inputs = to_model_input(images[start:stop], extra).to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+        with autocast(precision, device):
             logits = model(inputs)
         out[start:stop] = logits.float()[:, 0].cpu().numpy()
     return out
@@ -88,7 +88,7 @@ def predict_image_logits(
     patch_size: int,
     device: torch.device,
     batch_size: int = 8,
-    amp: bool = True,
+    precision: str = "auto",
 ) -> np.ndarray:
     """Logits of one whole image: pad, cut into patches, predict, reassemble, crop.
 
@@ -106,8 +106,8 @@ def predict_image_logits(
         Where the model sits.
     batch_size : int
         Patches per forward pass.
-    amp : bool
-        bf16 autocast on CUDA.
+    precision : {"auto", "fp32", "bf16"}
+        bf16 autocast on CUDA for ``"auto"`` (:mod:`wsinuc.models.precision`).
 
     Returns
     -------
@@ -121,7 +121,7 @@ def predict_image_logits(
     if probability is not None:
         extra = cut_patches(pad_to_multiple(probability, patch_size, mode="reflect"), patch_size)
     logits = predict_logits(
-        model, patches, extra, device=device, batch_size=batch_size, amp=amp
+        model, patches, extra, device=device, batch_size=batch_size, precision=precision
     )
     return reassemble_patches(logits, padded.shape[:2])[:height, :width]
 
@@ -139,7 +139,7 @@ def validate_model(
     patch_size: int,
     device: torch.device,
     batch_size: int = 8,
-    amp: bool = True,
+    precision: str = "auto",
 ) -> dict[str, float]:
     """Score a model on whole validation images.
 
@@ -157,8 +157,8 @@ def validate_model(
         Where the model sits.
     batch_size : int
         Patches per forward pass.
-    amp : bool
-        bf16 autocast on CUDA.
+    precision : {"auto", "fp32", "bf16"}
+        bf16 autocast on CUDA for ``"auto"`` (:mod:`wsinuc.models.precision`).
 
     Returns
     -------
@@ -172,7 +172,7 @@ def validate_model(
         extra = None if val_data.probabilities is None else val_data.probabilities[index]
         logits = predict_image_logits(
             model, image, extra, patch_size=patch_size, device=device,
-            batch_size=batch_size, amp=amp,
+            batch_size=batch_size, precision=precision,
         )
         target = torch.from_numpy((instances > 0).astype(np.float32))[None, None]
         weights = torch.from_numpy(val_data.weights[index])[None, None]
@@ -199,7 +199,7 @@ def stage1_validation_set(
     maps = [
         sigmoid(predict_image_logits(
             stage1, image, patch_size=config.patch_size, device=device,
-            batch_size=config.batch_size, amp=config.amp,
+            batch_size=config.batch_size, precision=config.precision,
         ))
         for image in val_data.images
     ]

@@ -5,7 +5,7 @@
 1. draws the shuffled, augmented batches of the epoch (:func:`epoch_batches`,
    seeded by ``(seed, epoch)``),
 2. takes one AdamW step per batch with the learning rate of
-   :func:`wsinuc.training.schedule.learning_rate` (bf16 autocast on CUDA),
+   :func:`wsinuc.training.schedule.learning_rate` (bf16 autocast on CUDA, or with ``precision="bf16"``),
 3. every ``val_every`` epochs predicts the whole validation images and
    scores AJI / object F1 (:func:`validate_model`), keeping the weights of the
    best AJI in memory and in ``best.safetensors``,
@@ -37,6 +37,7 @@ from torch import nn
 from wsinuc.errors import OptionError
 from wsinuc.inference.predictor import resolve_device
 from wsinuc.models import WeightsError, save_weights
+from wsinuc.models.precision import autocast
 from wsinuc.training.budget import Deadline, overshoot_message, planned_epochs
 from wsinuc.training.checkpoint import (
     Checkpoint,
@@ -189,7 +190,6 @@ def _run_epoch(
     device = next(model.parameters()).device
     n_steps = steps_per_epoch(len(train_data), config.batch_size, config.max_steps_per_epoch)
     total = state.planned * n_steps
-    use_amp = config.amp and device.type == "cuda"
     batches = epoch_batches(
         train_data, config.batch_size, seed=config.seed, epoch=state.epoch,
         augment=config.augment, max_steps=config.max_steps_per_epoch,
@@ -204,7 +204,7 @@ def _run_epoch(
         for group in optimizer.param_groups:
             group["lr"] = lr
         batch = batch.to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+        with autocast(config.precision, device):
             logits = model(batch.inputs)
         value = batch_loss(logits, batch, loss, config.distill_weight)
         optimizer.zero_grad(set_to_none=True)
@@ -275,7 +275,7 @@ def _train_and_validate(
         return validate_model(
             model, val_data, loss_function(loss), patch_size=config.patch_size,
             device=next(model.parameters()).device, batch_size=config.batch_size,
-            amp=config.amp,
+            precision=config.precision,
         )
 
     metrics = validate() if _should_validate(state, config) else None

@@ -22,9 +22,10 @@ import torch
 from torch import nn
 
 from wsinuc import datasets
-from wsinuc.inference.predictor import resolve_device
 from wsinuc.errors import OptionError
+from wsinuc.inference.predictor import resolve_device
 from wsinuc.models import PRESETS, load_model
+from wsinuc.models.precision import precision_label
 from wsinuc.training.budget import Deadline, run_budget
 from wsinuc.training.cascade import (
     ModelFactory,
@@ -230,8 +231,10 @@ def _stage2_inputs(
 
 
 def device_name(config: TrainConfig) -> str:
+    """Where the training ran and in which precision, e.g. ``"cpu (2 threads), bf16"``."""
     device = resolve_device(config.device)
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
+    return f"{where}, {precision_label(config.precision, device)}"
 
 
 def train_cascade(
@@ -315,7 +318,7 @@ def train_cascade(
     cascade_model = assemble_cascade(preset, stage1.model, stage2.model).to(device)
     metrics = validate_model(
         cascade_model, data.val, loss_function("dice"), patch_size=config.patch_size,
-        device=device, batch_size=config.batch_size, amp=config.amp,
+        device=device, batch_size=config.batch_size, precision=config.precision,
     )
     ran = {"pretrain_tnbc": epochs_run(tnbc), "finetune": epochs_run(stage1),
            "stage2": epochs_run(stage2)}
