@@ -67,6 +67,46 @@ def test_file_holds_fp16_tensors_and_the_config_in_its_metadata(tmp_path):
     assert dtypes == {torch.float16, torch.int64}  # int64: BN num_batches_tracked
 
 
+def test_tensors_beyond_the_fp16_range_are_kept_in_float32_and_listed(tmp_path):
+    model = tiny_unet()
+    bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    with torch.no_grad():
+        bn.running_var.mul_(1e6)  # like the VGG16 U-Net decoder's running variances (> 65504)
+        bn.running_mean.add_(7e4)
+    weights_path, card_path = save_weights(model, tmp_path / "big")
+    card = json.loads(card_path.read_text())
+    names = {id(t): k for k, t in model.state_dict(keep_vars=True).items()}
+    expected = sorted([names[id(bn.running_mean)], names[id(bn.running_var)]])
+    assert card["float32_tensors"] == expected and card["dtype"] == "float16"
+    with safe_open(str(weights_path), framework="pt") as handle:
+        stored = {key: handle.get_tensor(key).dtype for key in handle.keys()}
+    assert {stored[key] for key in expected} == {torch.float32}
+    assert {d for k, d in stored.items() if k not in expected} == {torch.float16, torch.int64}
+    loaded, _ = load_weights(tmp_path / "big")
+    x = torch.rand(1, 3, 32, 32)
+    with torch.inference_mode():
+        assert torch.isfinite(loaded(x)).all()
+        torch.testing.assert_close(loaded(x), model(x), atol=2e-2, rtol=1e-2)
+
+
+def test_weights_holding_infinite_values_are_refused_when_loaded(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    weights_path, _ = save_weights(tiny_unet(), tmp_path / "tiny")
+    tensors = load_file(str(weights_path))
+    key = next(k for k, v in tensors.items() if v.is_floating_point())
+    tensors[key][0] = float("inf")
+    with safe_open(str(weights_path), framework="pt") as handle:
+        metadata = handle.metadata()
+    save_file(tensors, str(weights_path), metadata=metadata)
+    card_path = tmp_path / "tiny.json"
+    card = json.loads(card_path.read_text())
+    card["sha256"] = hashlib.sha256(weights_path.read_bytes()).hexdigest()
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(WeightsError, match=r"tiny.safetensors.*NaN or infinite values"):
+        load_weights(tmp_path / "tiny")
+
+
 def test_card_records_config_hash_and_parameter_count(tmp_path):
     model = tiny_unet()
     weights_path, card_path = save_weights(

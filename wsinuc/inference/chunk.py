@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.transform import resize
 
-from wsinuc.errors import OptionError
+from wsinuc.errors import OptionError, WsinucError
 from wsinuc.inference.model_cache import cached_predictor
 from wsinuc.instances import label_polygons, measure_nuclei, probability_to_instances, watershed_instances
 from wsinuc.stitching import own_objects
@@ -140,12 +140,20 @@ def _read_valid_block(context: ChunkContext, tile: Tile) -> np.ndarray:
 def _predict(context: ChunkContext, block: np.ndarray) -> np.ndarray:
     predictor = cached_predictor(context.model, context.device, context.batch_size, context.precision)
     if abs(context.scale - 1.0) < 1e-3:
-        return predictor.predict_image(block)
+        return _finite(predictor.predict_image(block), context)
     height, width = block.shape[:2]
     size = (max(2, round(height * context.scale)), max(2, round(width * context.scale)))
     working = resize(block, size, order=1, preserve_range=True, anti_aliasing=context.scale < 1)
-    prob = predictor.predict_image(working.round().astype(np.uint8))
+    prob = _finite(predictor.predict_image(working.round().astype(np.uint8)), context)
     return resize(prob, (height, width), order=1, preserve_range=True).astype(np.float32)
+
+
+def _finite(prob: np.ndarray, context: ChunkContext) -> np.ndarray:
+    """``prob``, or a one-line error naming the model when the network returned NaN or inf."""
+    if not np.isfinite(prob).all():
+        raise WsinucError(f"{context.model}: the network returned NaN or infinite probabilities "
+                          f"(precision {context.precision}); its weights or this device are at fault")
+    return prob
 
 
 def opening_kernel(scale: float) -> int:

@@ -84,11 +84,8 @@ def save_weights(
     config = model_config(model)
     weights_path, card_path = _stem_paths(path)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {
-        key: (value.to(STORED_DTYPE) if value.is_floating_point() else value)
-        .detach().cpu().contiguous()
-        for key, value in model.state_dict().items()
-    }
+    tensors = {key: _stored(value).detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    kept_float32 = sorted(key for key, value in tensors.items() if value.dtype == torch.float32)
     groups = _shard_groups(tensors, max_shard_bytes)
     _remove_old_weight_files(weights_path)
     if len(groups) == 1:
@@ -113,10 +110,25 @@ def save_weights(
         **integrity,
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "dtype": str(STORED_DTYPE).removeprefix("torch."),
+        **({"float32_tensors": kept_float32} if kept_float32 else {}),
     }
     card_path.write_text(json.dumps(full_card, indent=2, sort_keys=True) + "\n")
     logger.info("saved %s (%d parameters, %d file(s))", weights_path, full_card["n_parameters"], len(files))
     return files[0], card_path
+
+
+def _stored(value: torch.Tensor) -> torch.Tensor:
+    """``value`` as stored: float16, unless a value lies beyond float16's range (then float32).
+
+    Such tensors are rare but real: batch-norm running statistics after an
+    encoder without normalisation (the VGG16 U-Net's decoder reached running
+    variances of 1e5), where float16 would store ``inf`` and break the model.
+    """
+    if not value.is_floating_point():
+        return value
+    if value.numel() and value.detach().abs().max() > torch.finfo(STORED_DTYPE).max:
+        return value.to(torch.float32)
+    return value.to(STORED_DTYPE)
 
 
 def _shard_groups(tensors: dict[str, torch.Tensor], max_bytes: int) -> list[dict[str, torch.Tensor]]:
@@ -192,9 +204,13 @@ def load_weights(
         if digest != expected:
             raise WeightsError(file, f"sha256 {digest} does not match {expected} in {card_path.name}")
         try:
-            state.update(load_file(str(file), device="cpu"))
+            tensors = load_file(str(file), device="cpu")
         except SafetensorError as error:
             raise WeightsError(file, f"not a safetensors file ({error})") from error
+        broken = [key for key, value in tensors.items() if value.is_floating_point() and not value.isfinite().all()]
+        if broken:
+            raise WeightsError(file, f"{len(broken)} tensor(s) hold NaN or infinite values, e.g. {broken[0]!r}")
+        state.update(tensors)
     try:
         model = create_model(**card["config"])
         model.load_state_dict(state, strict=True)
