@@ -23,6 +23,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from wsinuc.config import PRECISIONS
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_WORK = Path(os.environ.get("WSINUC_BENCH_WORK", Path.home() / ".cache" / "wsinuc-bench"))
 REFERENCE_MPP = 0.25
@@ -65,7 +67,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser, *, size: int | None, m
     parser.add_argument("--chunk-size", type=int, default=1024, help="chunk core side, level-0 px")
     parser.add_argument("--halo", type=int, default=128, help="context around each chunk, px")
     parser.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass")
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="auto (bf16 on CUDA, fp32 on CPU), fp32 or bf16")
     parser.add_argument("--workers", type=int, default=0, help="Dask workers (0: 4 on CUDA, 1 on CPU)")
     parser.add_argument("--scheduler", default="threads", help="threads, processes or tcp://host:port")

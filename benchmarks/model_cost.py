@@ -39,7 +39,7 @@ from common import (
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options (see the module docstring)."""
-    from common import DEFAULT_WORK, RESULTS_DIR
+    from common import DEFAULT_WORK, PRECISIONS, RESULTS_DIR
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default="cascade,cascade-lite", help="comma list of models to compare")
@@ -57,8 +57,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.tiles < 1 or args.batch_size < 1:
         parser.error("--tiles and --batch-size must be >= 1")
     args.precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
-    if not args.precisions or not set(args.precisions) <= {"auto", "fp32", "bf16"}:
-        parser.error(f"--precisions must list auto, fp32 or bf16, got {','.join(args.precisions) or 'nothing'}")
+    if not args.precisions or not set(args.precisions) <= set(PRECISIONS):
+        listed = ",".join(args.precisions) or "nothing"
+        parser.error(f"--precisions must list {', '.join(PRECISIONS)}, got {listed}")
     return args
 
 
@@ -104,8 +105,8 @@ def measure_model(name: str, args: argparse.Namespace, tiles, device: dict) -> l
         megapixels = timing["tiles"] * args.tile**2 / 1e6
         rows.append({"model": name, "precision": precision_label(precision, device["device"]),
                      "weights": choice.source, **size, "mpx_per_s": megapixels / timing["seconds"], **timing})
+    fp32 = next((r for r in rows if r["precision"] == "fp32"), None)
     for row in rows:
-        fp32 = next((r for r in rows if r["precision"] == "fp32"), None)
         if fp32 is not None and row["precision"] == "bf16":
             row["speed_vs_fp32"] = row["mpx_per_s"] / fp32["mpx_per_s"]
     return rows

@@ -18,6 +18,12 @@ POSTPROCESS_METHODS = ("auto", "opening", "watershed")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+def validate_precision(precision: str) -> None:
+    """Raise :class:`OptionError` for ``--precision`` unless it is one of :data:`PRECISIONS`."""
+    if precision not in PRECISIONS:
+        raise OptionError("--precision", f"must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
 @dataclass(frozen=True)
 class TilingConfig:
     """Chunk grid at level 0.
@@ -101,8 +107,7 @@ class InferenceConfig:
             raise OptionError("--target-mpp", f"must be in [0.05, 10] um/px, got {self.target_mpp}")
         if not 1 <= self.batch_size <= 1024:
             raise OptionError("--batch-size", f"must be in [1, 1024], got {self.batch_size}")
-        if self.precision not in PRECISIONS:
-            raise OptionError("--precision", f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        validate_precision(self.precision)
         if self.postprocess not in POSTPROCESS_METHODS:
             raise OptionError("--postprocess", f"must be one of {POSTPROCESS_METHODS}, got {self.postprocess!r}")
         if not 0 < self.threshold < 1:

@@ -127,7 +127,8 @@ def _plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan
         slide_path=str(slide_path), mpp_override=inference.mpp, level0_mpp=level0_mpp,
         scale=level0_mpp / target, model=model, device=inference.device,
         batch_size=inference.batch_size, precision=inference.precision,
-        postprocess=_postprocess(inference.postprocess, card), threshold=inference.threshold, work_dir=str(out_dir / slide_path.stem / WORK_DIR),
+        postprocess=_postprocess(inference.postprocess, card), threshold=inference.threshold,
+        work_dir=str(out_dir / slide_path.stem / WORK_DIR),
     )
     return RunPlan(out_dir / slide_path.stem, context, tuple(tiles), (height, width), mpp, card)
 

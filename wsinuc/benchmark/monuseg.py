@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wsinuc.config import PRECISIONS, InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
+from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig, validate_precision
 from wsinuc.datasets import list_monuseg_ids, load_monuseg_image, patient_split
 from wsinuc.errors import OptionError
 from wsinuc.inference.model_cache import cached_predictor
@@ -80,8 +80,7 @@ class MonusegConfig:
             raise OptionError("--split", f"must be one of {SPLITS}, got {self.split!r}")
         if self.protocol not in PROTOCOLS:
             raise OptionError("--protocol", f"must be one of {PROTOCOLS}, got {self.protocol!r}")
-        if self.precision not in PRECISIONS:
-            raise OptionError("--precision", f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        validate_precision(self.precision)
         if self.limit is not None and self.limit < 1:
             raise OptionError("--limit", f"must be >= 1, got {self.limit}")
 

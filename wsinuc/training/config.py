@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wsinuc.config import validate_precision
 from wsinuc.errors import OptionError
-from wsinuc.models.precision import PRECISIONS
 from wsinuc.training.augment import AugmentConfig
 
 SCHEDULES = ("cosine", "step", "constant")
@@ -121,7 +121,7 @@ class TrainConfig:
             _check(name, value, _is_count(value, 1), "a positive integer")
         _check("patch_size", self.patch_size, self.patch_size % 32 == 0, "a multiple of 32")
         _check("lr", self.lr, self.lr > 0, "> 0")
-        _check("precision", self.precision, self.precision in PRECISIONS, f"one of {', '.join(PRECISIONS)}")
+        validate_precision(self.precision)
         _check("weight_decay", self.weight_decay, self.weight_decay >= 0, ">= 0")
         _check("schedule", self.schedule, self.schedule in SCHEDULES, f"one of {SCHEDULES}")
         _check(
