@@ -28,6 +28,7 @@ from wsinuc.inference.model_cache import load_card_and_model, resolve_model_name
 from wsinuc.inference.predictor import resolve_device
 from wsinuc.instances import MEASUREMENT_COLUMNS
 from wsinuc.models.precision import precision_label
+from wsinuc.models.weights import weights_sha256
 from wsinuc.outputs import build_lookup, iter_chunk_nuclei, write_label_chunks, write_vector_outputs
 from wsinuc.slide import open_slide, require_mpp, tissue_mask
 from wsinuc.tiling import Box, Tile, plan_tiles, select_tiles
@@ -164,7 +165,7 @@ def _fingerprint(plan: RunPlan, config: SegmentConfig) -> dict:
     return {
         "slide": str(Path(plan.context.slide_path).resolve()),
         "slide_shape": list(plan.slide_shape),
-        "weights_sha256": plan.card.get("sha256"),
+        "weights_sha256": weights_sha256(plan.card),
         "context": {k: v for k, v in plan.context.__dict__.items() if k not in ("work_dir", "device", "batch_size")},
         "tiling": config.tiling.__dict__ | {"region": list(config.tiling.region or [])},
         "chunks": len(plan.tiles),
@@ -267,7 +268,7 @@ def _run_record(plan: RunPlan, config: SegmentConfig, summaries: list, counts: d
         "slide_shape_hw": list(plan.slide_shape),
         "mpp": list(plan.mpp),
         "model": plan.context.model,
-        "weights_sha256": plan.card.get("sha256"),
+        "weights_sha256": weights_sha256(plan.card),
         "working_mpp": plan.context.level0_mpp / plan.context.scale,
         "precision": precision_label(plan.context.precision, resolve_device(plan.context.device)),
         "config": config.to_dict(),

@@ -8,7 +8,7 @@ checked them, this script loads both stages, puts them into
 writes the cascade (sharded when over 64 MiB) with the card the protocol
 wrote on the device. When the device's Table I came back too, the card gets
 what a bundled model's card holds (``tests/models/test_bundled_weights.py``):
-``metrics.val`` / ``metrics.test`` (paper protocol, opening),
+``metrics.val`` / ``metrics.test`` (and ``metrics.train`` when scored; opening),
 ``*_watershed`` rows, ``postprocess`` chosen on validation AJI, and ``mpp``:
 
     python benchmarks/gpu/assemble.py training-runs/gpu-cascade --preset cascade --out wsinuc/weights/cascade
@@ -86,7 +86,9 @@ def table_metrics(card: dict, table: dict, preset: str) -> dict:
     if set(rows) != {"opening", "watershed"}:
         raise WsinucError(f"table1.json: no opening and watershed rows for {preset!r}")
     metrics = {"training_validation": card.get("metrics", {}), "protocol": protocol_text(table)}
-    for split in ("val", "test"):
+    for split in ("train", "val", "test"):
+        if f"{split}_aji" not in rows["opening"]:
+            continue  # a split the table did not score
         metrics[split] = split_metrics(rows["opening"], split)
         metrics[f"{split}_watershed"] = split_metrics(rows["watershed"], split)
     val_aji = {name: metrics[key].get("aji") for name, key in
@@ -98,15 +100,24 @@ def table_metrics(card: dict, table: dict, preset: str) -> dict:
 
 
 def device_card(run: Path, preset: str, card_path: Path | None = None, table_path: Path | None = None) -> dict:
-    """The card the protocol wrote (on the device by default), completed from a Table I."""
+    """The card the protocol wrote (on the device by default), completed from a Table I.
+
+    The card keeps the device's own Table I as ``device_table1`` whenever it came
+    back; a Table I scored elsewhere (``table_path``, e.g. the engine protocol on
+    this machine) gives the card's metrics and is kept as ``table1``.
+    """
     card = read_json(card_path or run / "logs" / preset / f"{preset}.json")
-    table_path = table_path or run / "table1" / "table1.json"
+    device_table = run / "table1" / "table1.json"
+    table_path = table_path or device_table
     if not table_path.is_file():
         print(f"assemble.py: {table_path} missing: the card has validation metrics only",
               file=sys.stderr)
         return card
     table = read_json(table_path)
-    return {**card, **table_metrics(card, table, preset), "device_table1": table}
+    tables = {"device_table1": read_json(device_table)} if device_table.is_file() else {}
+    if table_path.resolve() != device_table.resolve():
+        tables["table1"] = table
+    return {**card, **table_metrics(card, table, preset), **tables}
 
 
 def same_tensors(expected: torch.nn.Module, cascade: torch.nn.Module, prefix: str) -> bool:

@@ -12,7 +12,7 @@
 #   given back 30 s after a call, and the runs live on its disk):
 #                                               bash benchmarks/gpu/session.sh collect
 #       scores every trained model (stage 1 alone as the weighted U-Net row) on the
-#       MoNuSeg test images (and validation) with
+#       MoNuSeg test images (and the training and validation parts) with
 #       `wsinuc benchmark table1 --protocol paper`, sends back stage 2 + the tables.
 #
 # Settings come from the environment (defaults = the paper protocol on the GPU);
@@ -119,9 +119,9 @@ collect() {
   setup
   "$PY" benchmarks/gpu/pack_data.py unpack --out "$TESTDATA" || exit 1
   local data="$TESTDATA/monuseg" splits=test
-  if [ -d "$DATA/monuseg/train" ]; then  # still here from call 1: score validation too
+  if [ -d "$DATA/monuseg/train" ]; then  # still here from call 1: score the training part and validation too
     rm -rf "$DATA/monuseg/test" && cp -r "$TESTDATA/monuseg/test" "$DATA/monuseg/test"
-    data="$DATA/monuseg" splits=val,test
+    data="$DATA/monuseg" splits=${SPLITS:-train,val,test}
   fi
   local models=""
   if [ -f "$RUNS/$PRESET/$PRESET.json" ]; then

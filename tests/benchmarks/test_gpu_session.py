@@ -160,7 +160,8 @@ def test_a_run_trained_here_assembles_with_its_card_and_an_engine_table(tmp_path
     save_weights(stage2, run / "stage2", {"name": "stage2"})
     (run / "cascade-lite.json").write_text(json.dumps({"name": "cascade-lite", "metrics": {"val_aji": 0.4}}))
     rows = [{"model": "cascade-lite", "postprocess": post, "val_aji": aji, "val_f1": 0.5, "val_images": 6,
-             "test_aji": 0.6, "test_f1": 0.7, "test_images": 14}
+             "test_aji": 0.6, "test_f1": 0.7, "test_images": 14, "train_aji": 0.5, "train_f1": 0.6,
+             "train_images": 24}
             for post, aji in (("opening", 0.45), ("watershed", 0.41))]
     table = {"meta": {"protocol": "engine", "precision": "fp32", "environment": {"device": "x86_64"}},
              "table": rows}
@@ -172,10 +173,20 @@ def test_a_run_trained_here_assembles_with_its_card_and_an_engine_table(tmp_path
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["postprocess"] == "opening" and card["metrics"]["val"]["aji"] == 0.45
     assert card["metrics"]["test"] == {"aji": 0.6, "f1": 0.7, "images": 14}
+    assert card["metrics"]["train"] == {"aji": 0.5, "f1": 0.6, "images": 24}
     assert card["metrics"]["training_validation"] == {"val_aji": 0.4}
+    assert card["table1"] == table and "device_table1" not in card  # no device table came back
     assert "engine protocol" in card["metrics"]["protocol"] and "fp32" in card["metrics"]["protocol"]
     loaded = load_model(out).state_dict()
     assert all(torch.equal(loaded[k], v.half().float()) for k, v in cascade.state_dict().items())
+
+    device_table = {**table, "meta": {**table["meta"], "protocol": "paper"}}  # the device's own, kept beside
+    (run / "table1").mkdir()
+    (run / "table1" / "table1.json").write_text(json.dumps(device_table))
+    assert _script("assemble").main([*args[:-1], str(tmp_path / "w" / "cl2")]) == 0
+    card = json.loads((tmp_path / "w" / "cl2.json").read_text())
+    assert card["table1"] == table and card["device_table1"] == device_table
+    assert "engine protocol" in card["metrics"]["protocol"]  # the metrics come from --table
 
 
 def test_assemble_with_a_missing_card_is_a_one_line_error(tmp_path, capsys):

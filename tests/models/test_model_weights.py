@@ -19,6 +19,7 @@ from wsinuc.models import (
     save_weights,
     saved_weights_exist,
 )
+from wsinuc.models.weights import weights_sha256
 
 
 def tiny_unet() -> torch.nn.Module:
@@ -194,6 +195,14 @@ def test_a_model_larger_than_the_shard_limit_is_split_and_loads_back(tmp_path):
         assert torch.equal(loaded.state_dict()[key], value.half().float()), key
     assert saved_weights_exist(tmp_path / "big.json")
     assert list_bundled_weights(tmp_path) == ["big"]
+    assert weights_sha256(card) == [s["sha256"] for s in card["shards"]]  # what run.json records
+
+
+def test_weights_sha256_of_a_single_file_and_of_a_card_without_one(tmp_path):
+    _, card_path = save_weights(tiny_unet(), tmp_path / "one")
+    card = json.loads(card_path.read_text())
+    assert weights_sha256(card) == hashlib.sha256((tmp_path / "one.safetensors").read_bytes()).hexdigest()
+    assert weights_sha256({"name": "untrained"}) is None
 
 
 def test_a_corrupt_or_missing_shard_is_named(tmp_path):

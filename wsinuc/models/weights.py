@@ -160,6 +160,16 @@ def weight_files(card: dict[str, Any], card_path: str | Path) -> list[tuple[Path
     return [(card_path.with_suffix(WEIGHTS_SUFFIX), card["sha256"])]
 
 
+def weights_sha256(card: dict[str, Any]) -> str | list[str] | None:
+    """The SHA-256 a card records for its weights: one file's, or each shard's in order.
+
+    None for a card that records none (e.g. an untrained network's).
+    """
+    if "shards" in card:
+        return [shard["sha256"] for shard in card["shards"]]
+    return card.get("sha256")
+
+
 def saved_weights_exist(path: str | Path) -> bool:
     """Whether ``path`` (stem, ``.json`` or ``.safetensors``) has a card and all its weights files."""
     _, card_path = _stem_paths(path)
