@@ -1,4 +1,4 @@
-"""Tile batch → nucleus probabilities: device placement, padding, AMP.
+"""Tile batch → nucleus probabilities: device placement, padding, precision (bf16 autocast).
 
 The predictor owns no I/O: it takes uint8 RGB tiles and returns float32
 probabilities of the same height and width. Tiles whose sides are not a

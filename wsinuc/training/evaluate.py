@@ -193,7 +193,7 @@ def stage1_validation_set(
     """``val_data`` with stage 1's probability maps attached (stage 2's 4th input channel).
 
     ``stage1`` must already sit on its device; ``config`` gives the patch size,
-    batch size and AMP flag, as in validation.
+    batch size and precision, as in validation.
     """
     device = next(stage1.parameters()).device
     maps = [

@@ -1,4 +1,4 @@
-"""Train one network: AdamW, LR schedule, AMP, validation AJI, checkpoints, CSV log.
+"""Train one network: AdamW, LR schedule, precision (bf16 autocast), validation AJI, checkpoints, CSV log.
 
 :func:`train_model` is the only entry point. Each epoch it
 
