@@ -281,8 +281,8 @@ def engine_config(args: argparse.Namespace, model: str, outputs: tuple[str, ...]
 
 
 def timed_segment(slide: Path, out_dir: Path, config) -> tuple[dict, float]:
-    """Run :func:`wsinuc.pipeline.segment_slide`; return ``run.json`` and the wall time."""
-    from wsinuc.pipeline import segment_slide
+    """Run :func:`wsinuc.engine.segment_slide`; return ``run.json`` and the wall time."""
+    from wsinuc.engine import segment_slide
 
     started = time.perf_counter()
     record = segment_slide(slide, out_dir, config)

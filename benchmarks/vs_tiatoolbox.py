@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def tissue_of(slide: Path):
     """wsinuc's tissue mask of the slide (given to both engines)."""
-    from wsinuc.pipeline import THUMBNAIL_SIZE
+    from wsinuc.engine.plan import THUMBNAIL_SIZE
     from wsinuc.slide import open_slide, tissue_mask
 
     with open_slide(slide) as handle:
@@ -127,7 +127,7 @@ def compare(args: argparse.Namespace, wsinuc_run: dict, tia_run: dict) -> dict:
     import zarr
 
     from wsinuc.benchmark.tiatoolbox_engine import PROBABILITY_KEY, agreement_with_labels
-    from wsinuc.inference.chunk import opening_kernel
+    from wsinuc.engine.nuclei import opening_kernel
 
     labels = zarr.open_group(wsinuc_run["labels"], mode="r")["0"]
     probabilities = zarr.open_group(tia_run["zarr"], mode="r")[PROBABILITY_KEY]

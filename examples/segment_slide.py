@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import zarr
 
 from wsinuc.config import InferenceConfig, SegmentConfig, TilingConfig
-from wsinuc.pipeline import segment_slide
+from wsinuc.engine import segment_slide
 
 
 def main(argv: list[str]) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _LAZY = {
-    "segment_slide": ("wsinuc.pipeline", "segment_slide"),
+    "segment_slide": ("wsinuc.engine", "segment_slide"),
     "load_model": ("wsinuc.models.weights", "load_model"),
     "open_slide": ("wsinuc.slide", "open_slide"),
 }

@@ -31,9 +31,12 @@ class TilingConfig:
     Attributes
     ----------
     chunk_size : int
-        Side of each chunk's core, in level-0 pixels; also the zarr chunk side.
+        Side of each chunk's core, in **working pixels** (the model's
+        resolution), so a chunk costs the same memory whatever the slide's
+        magnification; the engine turns it into level-0 pixels (a multiple
+        of 32, also the zarr chunk side).
     halo : int
-        Context added around each core, in level-0 pixels. It should exceed
+        Context added around each core, in working pixels. It should exceed
         the model's useful receptive field plus the largest nucleus diameter;
         objects wider than the halo are dropped as not single nuclei.
     tissue : bool
@@ -77,7 +80,8 @@ class InferenceConfig:
     target_mpp : float or None
         Working resolution; None means the model's training resolution.
     batch_size : int
-        Tiles per forward pass.
+        Chunks per forward pass (chunks of one working shape are batched);
+        0 means automatic: 4 on CUDA, 1 on the CPU.
     precision : str
         ``auto`` (bf16 autocast on CUDA, float32 on the CPU), ``fp32``, or
         ``bf16`` (also on the CPU: about 2x faster on CPUs with native bf16;
@@ -89,29 +93,35 @@ class InferenceConfig:
         validation AJI), else ``opening``.
     threshold : float
         Probability above which a pixel is nucleus.
+    tta : bool
+        Test-time augmentation: average the probabilities of the 8 flips and
+        rotations of each tile (about 8x the network's time).
     """
 
     model: str = "auto"
     device: str = "auto"
     mpp: float | None = None
     target_mpp: float | None = None
-    batch_size: int = 4
+    batch_size: int = 0
     precision: str = "auto"
     postprocess: str = "auto"
     threshold: float = 0.5
+    tta: bool = False
 
     def __post_init__(self) -> None:
         if self.mpp is not None and not 0.01 <= self.mpp <= 100:
             raise OptionError("--mpp", f"pixel size must be in [0.01, 100] um/px, got {self.mpp}")
         if self.target_mpp is not None and not 0.05 <= self.target_mpp <= 10:
             raise OptionError("--target-mpp", f"must be in [0.05, 10] um/px, got {self.target_mpp}")
-        if not 1 <= self.batch_size <= 1024:
-            raise OptionError("--batch-size", f"must be in [1, 1024], got {self.batch_size}")
+        if not 0 <= self.batch_size <= 1024:
+            raise OptionError("--batch-size", f"must be in [0 (auto), 1024], got {self.batch_size}")
         validate_precision(self.precision)
         if self.postprocess not in POSTPROCESS_METHODS:
             raise OptionError("--postprocess", f"must be one of {POSTPROCESS_METHODS}, got {self.postprocess!r}")
         if not 0 < self.threshold < 1:
             raise OptionError("--threshold", f"must be in (0, 1), got {self.threshold}")
+        if not isinstance(self.tta, bool):
+            raise OptionError("--tta", f"must be True or False, got {self.tta!r}")
 
 
 @dataclass(frozen=True)
@@ -136,21 +146,22 @@ class OutputConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Execution on Dask: ``threads``, ``processes`` or a scheduler address.
+    """Execution on Dask: ``auto``, ``threads``, ``processes`` or a scheduler address.
 
-    ``workers=0`` means automatic: 4 threads on CUDA (reading and
-    post-processing of some chunks overlap the inference of others), 1 on CPU
-    (where torch already uses every core).
+    ``auto`` is 4 worker processes on CUDA (reading and post-processing of
+    some batches overlap the inference of others without sharing one GIL;
+    each process loads the model once) and 1 thread on the CPU (where torch
+    already uses every core). ``workers=0`` means that automatic count.
     """
 
-    scheduler: str = "threads"
+    scheduler: str = "auto"
     workers: int = 0
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.scheduler not in ("threads", "processes") and "://" not in self.scheduler:
+        if self.scheduler not in ("auto", "threads", "processes") and "://" not in self.scheduler:
             raise OptionError(
-                "--scheduler", f"use threads, processes or a tcp://host:port address, got {self.scheduler!r}"
+                "--scheduler", f"use auto, threads, processes or a tcp://host:port address, got {self.scheduler!r}"
             )
         if not 0 <= self.workers <= 256:
             raise OptionError("--workers", f"must be in [0 (auto), 256], got {self.workers}")
@@ -158,7 +169,7 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class SegmentConfig:
-    """Everything :func:`wsinuc.pipeline.segment_slide` needs besides paths."""
+    """Everything :func:`wsinuc.engine.segment_slide` needs besides paths."""
 
     tiling: TilingConfig = field(default_factory=TilingConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)

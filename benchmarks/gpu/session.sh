@@ -6,17 +6,19 @@
 #   call 1 (<= 9.5 min, carry .whl .devdata):   bash benchmarks/gpu/session.sh train
 #       unpacks the training data, checks every model in fp32/bf16 (check_cuda.py),
 #       trains the cascade and the baselines side by side
-#       under wall-clock budgets (wsinuc train --max-minutes), sends back stage 1 of
-#       the cascade (4 parts) + every log and card.
+#       under wall-clock budgets (wsinuc train --max-minutes), packs the trained cascade
+#       (shards + card) into one tarball cut into 15 MiB parts (`split`) with their
+#       SHA-256 (`sha256sum`), sends back the first 4 parts + every log and card.
 #   call 2 (~1.5 min, carry .whl .devtest), AT ONCE after call 1 (the machine is
 #   given back 30 s after a call, and the runs live on its disk):
 #                                               bash benchmarks/gpu/session.sh collect
 #       scores every trained model (stage 1 alone as the weighted U-Net row) on the
 #       MoNuSeg test images (and the training and validation parts) with
-#       `wsinuc benchmark table1 --protocol paper`, sends back stage 2 + the tables.
+#       `wsinuc benchmark table1 --protocol paper`, sends back the remaining parts + the tables.
+#   here: cat the parts of both calls in order, `sha256sum -c`, untar (benchmarks/gpu/README.md).
 #
 # Settings come from the environment (defaults = the paper protocol on the GPU);
-# a dry run on the CPU here, with tiny settings, is in tests/benchmarks/test_gpu_session.py.
+# a dry run on the CPU here, with tiny settings, is in benchmarks/gpu/README.md.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -71,20 +73,41 @@ gather_logs() {  # every log.csv and weight card of the runs -> logs/<run>/...
        mkdir -p "logs/$(dirname "$f")" && cp "$f" "logs/$f"; done)
 }
 
-send_back() {  # STAGE EXTRAS...: the stage's weights (final, else its best epoch so far) + extras
-  local stage=$1; shift
-  local weights="$RUNS/$PRESET/$stage.safetensors" card="$RUNS/$PRESET/$stage.json"
-  if [ ! -f "$weights" ]; then  # the protocol stopped early: the run's best epoch
-    weights="$RUNS/$PRESET/$stage/best.safetensors" card="$RUNS/$PRESET/$stage/best.json"
-    say "$RUNS/$PRESET/$stage.safetensors missing: sending $weights instead"
+PART=15M           # split size: a call brings back 8 files of <= 16 MiB, 64 MiB in all
+FIRST_PARTS=4      # parts of the weights tarball sent by call 1 (4 x 15 MiB); call 2 sends the rest
+
+pack_weights() {  # the cascade (else each stage's best epoch so far) -> ship/weights.tar.part-NN + weights.sha256
+  local files
+  files=$(cd "$RUNS" && ls "$PRESET/$PRESET".json "$PRESET/$PRESET".safetensors \
+           "$PRESET/$PRESET"-[0-9]*-of-[0-9]*.safetensors 2>/dev/null)
+  if [ -z "$files" ]; then  # the protocol stopped early: the best epoch of every stage that has one
+    files=$(cd "$RUNS" && ls "$PRESET"/stage*/best.json "$PRESET"/stage*/best.safetensors 2>/dev/null)
+    say "$RUNS/$PRESET/$PRESET.safetensors missing: packing $(echo ${files:-nothing}) instead"
   fi
-  if [ ! -f "$weights" ]; then
-    say "no $stage weights at all: sending the logs only"
-    "$PY" benchmarks/gpu/ship.py send "$RUNS/logs/device.txt" --name "$stage-logs" \
-      --out "$OUT" --extra "$@"
-    return 1
-  fi
-  "$PY" benchmarks/gpu/ship.py send "$weights" --name "$stage" --out "$OUT" --extra "$card" "$@"
+  [ -n "$files" ] || return 1
+  rm -rf "$RUNS/ship" && mkdir -p "$RUNS/ship"
+  # shellcheck disable=SC2086  # one word per file
+  tar -cf "$RUNS/ship/weights.tar" -C "$RUNS" $files \
+    && (cd "$RUNS/ship" && split -b "$PART" -d -a 2 weights.tar weights.tar.part- \
+        && sha256sum weights.tar weights.tar.part-* > weights.sha256 && rm weights.tar)
+}
+
+send() {  # FIRST COUNT NAME EXTRAS...: parts FIRST..FIRST+COUNT-1, the checksums, EXTRAS (under $RUNS) as NAME.tar.gz
+  local first=$1 count=$2 name=$3; shift 3
+  local parts i
+  parts=$(cd "$RUNS/ship" 2>/dev/null && ls weights.tar.part-* 2>/dev/null)
+  i=0
+  for part in $parts; do
+    if [ "$i" -ge "$first" ] && [ "$i" -lt $((first + count)) ]; then cp "$RUNS/ship/$part" "$OUT/"; fi
+    i=$((i + 1))
+  done
+  [ -f "$RUNS/ship/weights.sha256" ] && cp "$RUNS/ship/weights.sha256" "$OUT/"
+  tar -czf "$OUT/$name.tar.gz" -C "$RUNS" "$@"
+  local files bytes
+  files=$(find "$OUT" -type f | wc -l); bytes=$(du -cb "$OUT" | tail -1 | cut -f1)
+  say "sent $files files, $((bytes / 1048576)) MiB (limit: 8 files, 64 MiB); parts ${first}.. of $i"
+  [ "$files" -le 8 ] && [ "$bytes" -le $((64 * 1048576)) ] || { say "OVER THE LIMITS of a call"; return 1; }
+  [ "$i" -gt 0 ]
 }
 
 train() {
@@ -109,7 +132,8 @@ train() {
   done
   say "training took $((SECONDS - started)) s"
   gather_logs
-  send_back stage1 "$RUNS/logs" || status=1
+  pack_weights || { say "no weights at all: sending the logs only"; status=1; }
+  send 0 "$FIRST_PARTS" logs-train logs || status=1
   return $status
 }
 
@@ -134,14 +158,14 @@ collect() {
   for b in $BASELINES; do
     [ -f "$RUNS/$b/$b.json" ] && models="${models:+$models,}$RUNS/$b/$b"
   done
-  local status=0 extras=("$RUNS/logs")
+  local status=0 extras=(logs)
   "$PY" -m wsinuc benchmark table1 "$data" --models "$models" --splits "$splits" \
     --protocol paper --device "$DEVICE" --out "$RUNS/table1" > "$RUNS/logs/table1.log" 2>&1 \
-    || { say "table1 FAILED (stage 2 is sent all the same)"; status=1; }
+    || { say "table1 FAILED (the weights are sent all the same)"; status=1; }
   tail -n 30 "$RUNS/logs/table1.log"
-  [ -d "$RUNS/table1" ] && extras+=("$RUNS/table1")
+  [ -d "$RUNS/table1" ] && extras+=(table1)
   gather_logs
-  send_back stage2 "${extras[@]}" || status=1
+  send "$FIRST_PARTS" 99 logs-collect "${extras[@]}" || status=1
   return $status
 }
 

@@ -14,7 +14,7 @@ from wsinuc.cli.app import app
 from wsinuc.datasets import list_monuseg_ids, load_monuseg_image
 from wsinuc.errors import OptionError
 from wsinuc.inference import Predictor, resolve_device
-from wsinuc.inference.chunk import drop_larger_than
+from wsinuc.engine.nuclei import drop_larger_than
 from wsinuc.instances import probability_to_instances
 from wsinuc.metrics import aggregated_jaccard_index
 from wsinuc.models import create_model, load_weights, save_weights

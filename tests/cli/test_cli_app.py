@@ -134,3 +134,47 @@ def test_train_refuses_a_bad_validation_rhythm_in_one_line(tmp_path):
 def test_train_refuses_an_unknown_precision_in_one_line(tmp_path):
     result = runner.invoke(app, ["train", "--data", str(tmp_path), "--precision", "fp16"])
     _one_line_error(result, "--precision")
+
+
+class _Captured(Exception):
+    """Raised by a stand-in library call to hand its configuration back to the test."""
+
+    def __init__(self, config):
+        super().__init__("captured")
+        self.config = config
+
+
+@pytest.mark.parametrize("flag, expected", [([], False), (["--tta"], True), (["--no-tta"], False)])
+def test_tta_reaches_the_segment_configuration(monkeypatch, synthetic_svs, tmp_path, flag, expected):
+    def fake_segment_slides(slides, out, config, reporter=None):
+        raise _Captured(config)
+
+    monkeypatch.setattr("wsinuc.engine.segment_slides", fake_segment_slides)
+    result = runner.invoke(app, ["segment", str(synthetic_svs), "--out", str(tmp_path), *flag])
+    assert isinstance(result.exception, _Captured), result.output
+    assert result.exception.config.inference.tta is expected
+
+
+@pytest.mark.parametrize("command, target", [
+    (["benchmark", "monuseg"], "wsinuc.benchmark.monuseg.evaluate_model"),
+    (["benchmark", "table1"], "wsinuc.benchmark.table_one.evaluate_table_one"),
+])
+@pytest.mark.parametrize("flag, expected", [([], False), (["--tta"], True)])
+def test_tta_reaches_the_benchmark_configuration(monkeypatch, tmp_path, command, target, flag, expected):
+    def fake_evaluate(data, models, *args):
+        raise _Captured(next(a for a in args if hasattr(a, "protocol")))
+
+    monkeypatch.setattr(target, fake_evaluate)
+    (tmp_path / "monuseg" / "test" / "images").mkdir(parents=True)
+    result = runner.invoke(app, [*command, str(tmp_path / "monuseg"), "--models", "cascade-lite",
+                                 "--out", str(tmp_path / "out"), *flag])
+    assert isinstance(result.exception, _Captured), result.output
+    assert result.exception.config.tta is expected
+
+
+def test_a_non_boolean_tta_in_the_inference_configuration_names_the_option():
+    from wsinuc.config import InferenceConfig
+    from wsinuc.errors import OptionError
+
+    with pytest.raises(OptionError, match="--tta"):
+        InferenceConfig(tta="yes")

@@ -1,4 +1,4 @@
-"""Predictor: channels-last inference gives the probabilities of a plain NCHW forward pass."""
+"""Predictor: channels-last inference gives the probabilities of a plain NCHW forward pass; TTA averages D4."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from wsinuc.errors import OptionError
-from wsinuc.inference.predictor import Predictor
+from wsinuc.inference.predictor import Predictor, d4_inverse, d4_transform
 from wsinuc.models import create_model
 
 
@@ -56,3 +56,75 @@ def test_auto_precision_on_the_cpu_is_float32():
 def test_an_unknown_precision_names_the_option():
     with pytest.raises(OptionError, match="--precision"):
         Predictor(_model(), torch.device("cpu"), precision="fp16")
+
+
+# ---------------------------------------------------------------- test-time augmentation
+
+
+def _explicit_tta_mean(model: torch.nn.Module, tiles: np.ndarray) -> np.ndarray:
+    """Oracle: predict each of the 8 transformed stacks without TTA, map back, average in float64."""
+    plain = Predictor(model, torch.device("cpu"), batch_size=2)
+    maps = []
+    for turns in range(4):
+        for mirror in (False, True):
+            moved = np.rot90(tiles[:, :, ::-1] if mirror else tiles, turns, axes=(1, 2))
+            back = np.rot90(plain.predict(np.ascontiguousarray(moved)), -turns, axes=(1, 2))
+            maps.append(back[:, :, ::-1] if mirror else back)
+    return np.mean(np.stack(maps).astype(np.float64), axis=0)
+
+
+def _pointwise_model() -> torch.nn.Module:
+    torch.manual_seed(3)
+    return torch.nn.Conv2d(3, 1, kernel_size=1).eval()
+
+
+@pytest.mark.parametrize("k", range(8))
+def test_each_d4_inverse_undoes_its_transform(k):
+    tiles = np.arange(2 * 5 * 7).reshape(2, 5, 7)
+    moved = d4_transform(tiles, k)
+    assert moved.shape == ((2, 7, 5) if k % 2 else (2, 5, 7))
+    np.testing.assert_array_equal(d4_inverse(moved, k), tiles)
+
+
+def test_the_eight_d4_transforms_are_distinct():
+    tile = np.arange(16).reshape(1, 4, 4)
+    assert len({d4_transform(tile, k).tobytes() for k in range(8)}) == 8
+
+
+def test_an_unknown_d4_element_is_rejected():
+    with pytest.raises(ValueError, match="got 8"):
+        d4_transform(np.zeros((1, 2, 2)), 8)
+    with pytest.raises(ValueError, match=r"got shape \(4, 4\)"):
+        d4_inverse(np.zeros((4, 4)), 1)
+
+
+@pytest.mark.parametrize("shape", [(2, 64, 64), (3, 50, 70), (1, 96, 33)])
+def test_tta_of_a_pointwise_model_equals_no_tta(shape):
+    tiles = np.random.default_rng(4).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    plain = Predictor(_pointwise_model(), torch.device("cpu")).predict(tiles)
+    tta = Predictor(_pointwise_model(), torch.device("cpu"), tta=True).predict(tiles)
+    assert tta.shape == shape and tta.dtype == np.float32
+    np.testing.assert_allclose(tta, plain, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(2, 64, 64), (3, 50, 70), (2, 64, 96)])
+@pytest.mark.parametrize("batch_size", [1, 16])
+def test_tta_equals_the_explicit_mean_of_the_eight_transforms(shape, batch_size):
+    tiles = np.random.default_rng(5).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    tta = Predictor(_model(), torch.device("cpu"), batch_size=batch_size, tta=True).predict(tiles)
+    expected = _explicit_tta_mean(_model(), tiles)
+    assert tta.shape == shape
+    assert np.abs(tta - Predictor(_model(), torch.device("cpu")).predict(tiles)).max() > 1e-3  # TTA changed it
+    np.testing.assert_allclose(tta, expected, atol=2e-6)
+
+
+def test_tta_keeps_the_size_of_an_image_not_a_multiple_of_the_stride():
+    image = np.random.default_rng(6).integers(0, 256, (45, 77, 3), dtype=np.uint8)
+    prob = Predictor(_model(), torch.device("cpu"), tta=True).predict_image(image)
+    assert prob.shape == (45, 77)
+    assert np.all((prob >= 0) & (prob <= 1))
+
+
+def test_a_non_boolean_tta_names_the_option():
+    with pytest.raises(OptionError, match="--tta"):
+        Predictor(_model(), torch.device("cpu"), tta="yes")

@@ -1,4 +1,8 @@
-"""Tests for wsinuc.instances.measure with hand-computed expectations."""
+"""Tests for wsinuc.instances.measure: hand-computed expectations and skimage's regionprops.
+
+``reference_measurements`` is the regionprops_table code the vectorised
+table replaces; every column must agree with it (tolerances in TOLERANCE).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ import math
 
 import numpy as np
 import pytest
+from reference_instances import reference_measurements
+from scipy import ndimage
 
-from wsinuc.instances import MEASUREMENT_COLUMNS, measure_nuclei
+from wsinuc.instances import MEASUREMENT_COLUMNS, label_rings, measure_nuclei
 
 
 def square_labels():
@@ -85,3 +91,88 @@ def test_every_column_is_present_and_empty_labels_give_empty_columns():
 def test_invalid_inputs_raise(image, kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         measure_nuclei(square_labels(), image, **kwargs)
+
+
+# --- vectorised table against skimage's regionprops (the old code) -----------------------------
+
+# absolute tolerance per column against the float64 regionprops oracle
+TOLERANCE = {name: 1e-9 for name in MEASUREMENT_COLUMNS if name != "id"}
+
+
+def random_case(seed, shape=(40, 44)):
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    if seed % 2:
+        labels = rng.integers(0, 6, shape)  # ragged objects in many pieces
+    else:
+        blobs = ndimage.gaussian_filter(rng.random(shape), 1.5)
+        labels = ndimage.label(blobs > np.quantile(blobs, 0.5))[0]
+    return labels, image
+
+
+def assert_matches_regionprops(table, expected):
+    np.testing.assert_array_equal(table["id"], expected["id"])
+    for name, tolerance in TOLERANCE.items():
+        if name == "orientation":
+            # +pi/2 and -pi/2 name the same axis; skimage's sign there follows float noise
+            difference = np.abs(table[name] - expected[name])
+            assert np.all(np.minimum(difference, np.abs(difference - math.pi)) <= tolerance), name
+        else:
+            np.testing.assert_allclose(table[name], expected[name], rtol=0, atol=tolerance, err_msg=name)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_labels_match_regionprops(seed):
+    labels, image = random_case(seed)
+    kwargs = {"mpp": 0.3, "offset": (5, -7), "scale": 2.0}
+    assert_matches_regionprops(measure_nuclei(labels, image, **kwargs), reference_measurements(labels, image, **kwargs))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_precomputed_rings_give_the_same_table(seed):
+    labels, image = random_case(seed)
+    rings = label_rings(labels, offset=(5, -7), scale=2.0)
+    with_rings = measure_nuclei(labels, image, mpp=0.3, offset=(5, -7), scale=2.0, rings=rings)
+    without = measure_nuclei(labels, image, mpp=0.3, offset=(5, -7), scale=2.0)
+    for name in MEASUREMENT_COLUMNS:
+        np.testing.assert_array_equal(with_rings[name], without[name], err_msg=name)
+
+
+def test_old_float32_table_agrees_to_float32_rounding():
+    labels, image = random_case(4)
+    table = measure_nuclei(labels, image, mpp=0.5)
+    old = reference_measurements(labels, image, mpp=0.5, dtype=np.float32)
+    for name in ("mean_hematoxylin_od", "mean_eosin_od", "mean_red", "mean_green", "mean_blue"):
+        np.testing.assert_allclose(table[name], old[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_hull_counts_pixel_centres_like_skimage_on_a_diamond_and_an_l_shape():
+    labels = np.zeros((12, 12), dtype=np.int32)
+    rows, cols = np.mgrid[:12, :12]
+    labels[np.abs(rows - 5) + np.abs(cols - 5) <= 3] = 1
+    labels[8:11, 0:2] = 2
+    labels[10, 2:6] = 2
+    table = measure_nuclei(labels, white((12, 12)), mpp=1.0)
+    np.testing.assert_allclose(table["solidity"], reference_measurements(labels, white((12, 12)), mpp=1.0)["solidity"])
+    assert table["solidity"][0] == pytest.approx(1.0)
+    assert table["solidity"][1] < 1.0
+
+
+def test_rings_from_another_transform_are_refused():
+    labels = square_labels()
+    rings = label_rings(labels, offset=(1.5, 0))
+    with pytest.raises(ValueError, match="offset and scale"):
+        measure_nuclei(labels, white((20, 20)), mpp=0.5, rings=rings)
+    with pytest.raises(ValueError, match="same ids"):
+        measure_nuclei(labels, white((20, 20)), mpp=0.5, rings=label_rings(labels * 2))
+
+
+@pytest.mark.data
+def test_monuseg_nuclei_match_regionprops(monuseg_root):
+    from wsinuc.datasets.monuseg import list_monuseg_ids, load_monuseg_image
+
+    sample = load_monuseg_image(monuseg_root, "test", list_monuseg_ids(monuseg_root, "test")[1])
+    labels, image = sample.instances[:400, :400], sample.image[:400, :400]
+    table = measure_nuclei(labels, image, mpp=0.25, offset=(1000, 2000))
+    assert table["id"].size > 50
+    assert_matches_regionprops(table, reference_measurements(labels, image, mpp=0.25, offset=(1000, 2000)))

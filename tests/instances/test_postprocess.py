@@ -1,11 +1,22 @@
-"""Tests for wsinuc.instances.postprocess on hand-made probability maps."""
+"""Tests for wsinuc.instances.postprocess: hand-made maps, and the fast paths against the old code (oracle)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
+from scipy import ndimage
+from skimage.morphology import h_maxima
+from skimage.segmentation import watershed
 
 from wsinuc.instances import probability_to_instances, watershed_instances
+from wsinuc.instances._fastmorph import open_square
+from wsinuc.instances._split import split_foreground
+
+FOUR = ndimage.generate_binary_structure(2, 1)
+EIGHT = ndimage.generate_binary_structure(2, 2)
 
 
 def two_squares_bridged_by_a_line():
@@ -127,3 +138,144 @@ def test_watershed_validates_stage1_shape_and_marker_options():
         watershed_instances(np.zeros((4, 4)), marker_threshold=2.0)
     with pytest.raises(ValueError, match="h must"):
         watershed_instances(np.zeros((4, 4)), h=0)
+
+
+# --- oracle: the implementation before the fast paths (binary_opening, full EDT, h_maxima, watershed)
+
+
+def oracle_open(prob, threshold=0.5, kernel_size=5):
+    foreground = np.asarray(prob) > threshold
+    if kernel_size <= 1:
+        return foreground
+    return ndimage.binary_opening(foreground, structure=np.ones((kernel_size, kernel_size), dtype=bool))
+
+
+def oracle_instances(prob, threshold=0.5, kernel_size=5):
+    labels, _ = ndimage.label(oracle_open(prob, threshold, kernel_size), structure=FOUR)
+    return labels
+
+
+def oracle_watershed(prob, threshold=0.5, kernel_size=5, h=2.0):
+    foreground = oracle_open(prob, threshold, kernel_size)
+    distance = ndimage.distance_transform_edt(foreground)
+    seeds = foreground & h_maxima(distance, h).astype(bool)
+    markers, _ = ndimage.label(seeds, structure=EIGHT)
+    labels = watershed(-distance, markers, mask=foreground, connectivity=1)
+    unmarked = foreground & (labels == 0)
+    extra, _ = ndimage.label(unmarked, structure=FOUR)
+    return np.where(extra > 0, extra + labels.max(initial=0), labels)
+
+
+def matched_f1(a, b):
+    """Object F1 of two label images, a match being a pair with IoU > 0.5."""
+    both = (a > 0) & (b > 0)
+    width = int(b.max()) + 1
+    pairs, overlap = np.unique(a[both].astype(np.int64) * width + b[both], return_counts=True)
+    size_a, size_b = np.bincount(a.ravel()), np.bincount(b.ravel(), minlength=width)
+    iou = overlap / (size_a[pairs // width] + size_b[pairs % width] - overlap)
+    total = int(a.max()) + int(b.max())
+    return 1.0 if total == 0 else 2 * int((iou > 0.5).sum()) / total
+
+
+def random_blobs(seed, shape=(96, 128), count=14):
+    """Disks and ellipses of random sizes, many touching, some cut by the array edge."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    prob = np.zeros(shape)
+    for _ in range(count):
+        r, c = rng.uniform(-4, shape[0] + 4), rng.uniform(-4, shape[1] + 4)
+        a, b = rng.uniform(4, 13), rng.uniform(4, 13)
+        prob = np.maximum(prob, (((rows - r) / a) ** 2 + ((cols - c) / b) ** 2 <= 1) * rng.uniform(0.6, 1))
+    return prob
+
+
+@pytest.mark.parametrize("kernel_size", [1, 2, 3, 4, 5, 6, 7, 9])
+def test_opening_gives_the_same_labels_as_binary_opening(kernel_size):
+    rng = np.random.default_rng(kernel_size)
+    prob = ndimage.uniform_filter(rng.random((70, 90)), 3)
+    prob[:, :3] = 0.9  # a band along the edge: outside the array is background
+    expected = oracle_instances(prob, kernel_size=kernel_size)
+    np.testing.assert_array_equal(probability_to_instances(prob, kernel_size=kernel_size), expected)
+
+
+@pytest.mark.parametrize("use_cv2", [True, False])
+def test_open_square_routes_agree(use_cv2):
+    rng = np.random.default_rng(3)
+    mask = ndimage.uniform_filter(rng.random((64, 80)), 3) > 0.5
+    for size in (3, 4, 5, 8):
+        expected = ndimage.binary_opening(mask, structure=np.ones((size, size), dtype=bool))
+        np.testing.assert_array_equal(open_square(mask, size, use_cv2=use_cv2), expected)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_watershed_matches_the_oracle_on_touching_blobs(seed):
+    prob = random_blobs(seed)
+    expected = oracle_watershed(prob)
+    labels = watershed_instances(prob)
+    np.testing.assert_array_equal(labels > 0, expected > 0)
+    assert labels.max() == expected.max()
+    assert matched_f1(expected, labels) == 1.0
+    assert (np.unique(labels) == np.arange(labels.max() + 1)).all()
+
+
+@pytest.mark.parametrize(("kernel_size", "h", "use_cv2", "eight"),
+                         [(3, 2.0, True, True), (5, 1.0, True, True), (5, 3.5, False, True),
+                          (1, 2.0, False, True), (5, 2.0, False, False), (7, 1.5, True, False)])
+def test_split_foreground_matches_the_oracle_for_other_settings(kernel_size, h, use_cv2, eight):
+    for seed in range(4):
+        prob = random_blobs(100 + seed, count=18)
+        expected = oracle_watershed(prob, kernel_size=kernel_size, h=h)
+        foreground = oracle_open(prob, 0.5, kernel_size)
+        labels = split_foreground(foreground, h, parts_eight_connected=eight, use_cv2=use_cv2)
+        assert labels.max() == expected.max()
+        assert matched_f1(expected, labels) == 1.0
+
+
+def test_watershed_splits_nuclei_cut_by_the_array_edge_like_the_oracle():
+    rows, cols = np.mgrid[:40, :60]
+    prob = ((((rows - 2) ** 2 + (cols - 14) ** 2) <= 120) | (((rows - 2) ** 2 + (cols - 33) ** 2) <= 120)) * 1.0
+    expected = oracle_watershed(prob)
+    assert expected.max() == 2
+    assert matched_f1(expected, watershed_instances(prob)) == 1.0
+
+
+def stored_probability_maps(count=3):
+    folder = Path(os.environ.get("WSINUC_BENCH_WORK", Path.home() / ".cache" / "wsinuc-bench"))
+    files = sorted((folder / "probabilities" / "cascade-lite").glob("*.npz"))
+    if not files:
+        pytest.skip(f"no stored probability maps under {folder} (benchmarks/stored_probabilities.py)")
+    return [np.load(path)["prob"] for path in files[:count]]
+
+
+@pytest.mark.data
+def test_watershed_agrees_with_the_oracle_on_real_probability_crops():
+    found = expected_total = 0
+    f1_sum = 0.0
+    for index, prob in enumerate(stored_probability_maps()):
+        for top, left in ((0, 0), (300 + 50 * index, 400), (744, 744)):
+            crop = prob[top : top + 256, left : left + 256]
+            expected, labels = oracle_watershed(crop), watershed_instances(crop)
+            f1_sum += matched_f1(expected, labels) * (expected.max() + labels.max())
+            found, expected_total = found + labels.max(), expected_total + expected.max()
+            np.testing.assert_array_equal(probability_to_instances(crop), oracle_instances(crop))
+    assert f1_sum / (found + expected_total) >= 0.99
+    assert abs(found - expected_total) <= 0.005 * expected_total
+
+
+def test_opencv_and_scipy_routes_give_identical_labels():
+    for seed in range(5):
+        foreground = oracle_open(random_blobs(200 + seed, count=20))
+        np.testing.assert_array_equal(split_foreground(foreground, 2.0, use_cv2=True),
+                                      split_foreground(foreground, 2.0, use_cv2=False))
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_watershed_matches_the_oracle_when_a_nucleus_spans_the_array(transpose):
+    rows, cols = np.mgrid[:16, :70]
+    prob = ((cols >= 4) & (cols < 66)) * 1.0  # touches the top and the bottom, wider than tall
+    prob = np.maximum(prob, (((rows - 8) ** 2 + (cols - 2) ** 2) <= 20) * 1.0)
+    prob = prob.T if transpose else prob
+    expected = oracle_watershed(prob)
+    labels = watershed_instances(prob)
+    assert labels.max() == expected.max()
+    assert matched_f1(expected, labels) == 1.0

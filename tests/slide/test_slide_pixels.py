@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wsinuc.slide.pixels import clip_window, composite_on_white, read_window, to_rgb_uint8
+from wsinuc.slide.pixels import clip_window, composite_on_white, is_opaque, read_window, to_rgb_uint8
 
 
 def test_composite_unassociated_alpha() -> None:
@@ -56,3 +56,31 @@ def test_read_window_fills_outside_with_white_and_asks_only_inside() -> None:
     assert window.shape == (3, 4, 3)
     np.testing.assert_array_equal(window[0, 2:], level[3, 0:2])
     assert (window[:, :2] == 255).all() and (window[1:] == 255).all()
+
+
+def float_composite_oracle(rgba: np.ndarray, premultiplied: bool) -> np.ndarray:
+    """The compositing every pixel went through before the opaque fast path."""
+    colour = rgba[..., :3].astype(np.float32)
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    out = colour + 255 * (1.0 - alpha) if premultiplied else colour * alpha + 255 * (1.0 - alpha)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("premultiplied", [False, True])
+@pytest.mark.parametrize("transparent", [False, True])
+def test_composite_fast_path_equals_float_compositing(premultiplied: bool, transparent: bool) -> None:
+    rng = np.random.default_rng(5)
+    rgba = rng.integers(0, 256, (37, 41, 4), dtype=np.uint8)
+    rgba[..., 3] = 255
+    if transparent:
+        rgba[3, 4, 3] = 17
+    assert is_opaque(rgba) is not transparent
+    out = composite_on_white(rgba, premultiplied=premultiplied)
+    np.testing.assert_array_equal(out, float_composite_oracle(rgba, premultiplied))
+    assert out.flags.c_contiguous and out.flags.writeable
+
+
+def test_is_opaque_rejects_non_rgba() -> None:
+    assert is_opaque(np.zeros((0, 3, 4), np.uint8))
+    with pytest.raises(ValueError, match="RGBA"):
+        is_opaque(np.zeros((2, 2, 3), np.uint8))

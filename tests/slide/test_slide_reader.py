@@ -208,3 +208,18 @@ def test_monuseg_tile_opens_without_mpp(monuseg_root: Path, split: str) -> None:
         assert slide.level_count == 1
         assert slide.mpp is None  # no resolution (train) or a 72 dpi placeholder (test)
         assert slide.read_region(0, 0, 1000, 1000).shape == (1000, 1000, 3)
+
+
+@pytest.mark.data
+def test_openslide_fast_read_equals_float_compositing(sample_svs: Path) -> None:
+    """The opaque fast path returns what compositing every pixel on white returned, edges included."""
+    import openslide
+
+    with open_slide(sample_svs) as slide, openslide.OpenSlide(str(sample_svs)) as handle:
+        for x, y, w, h in ((1000, 1000, 300, 200), (2100, 2900, 200, 100), (-50, -20, 100, 60)):
+            fast = slide.read_region(x, y, w, h)
+            rgba = np.asarray(handle.read_region((x, y), 0, (w, h))).astype(np.float32)
+            alpha = rgba[..., 3:] / 255.0
+            reference = np.clip(np.rint(rgba[..., :3] * alpha + 255 * (1 - alpha)), 0, 255).astype(np.uint8)
+            np.testing.assert_array_equal(fast, reference)
+            assert fast.flags.writeable and fast.flags.c_contiguous

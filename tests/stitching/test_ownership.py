@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from wsinuc.stitching import anchor_keys, key_anchors, own_objects, stitch_into
+from wsinuc.stitching import anchor_keys, key_anchors, own_objects
 from wsinuc.tiling import plan_tiles
 
 
@@ -40,16 +40,6 @@ def test_owned_labels_keep_the_full_mask_beyond_the_core(two_tile_image):
     expected[1:3, 3:5] = 1
     np.testing.assert_array_equal(owned.labels, expected)
     assert owned.labels.dtype == np.int32
-
-
-def test_core_keys_include_objects_owned_by_the_neighbour(two_tile_image):
-    labels, plan = two_tile_image
-    right = plan[1]  # core columns 4..8
-    owned = own_objects(labels[right.valid_box.slices], right)
-    expected = np.zeros((4, 4), dtype=np.int64)
-    expected[1:3, 0] = 12
-    expected[0, 2] = 7
-    np.testing.assert_array_equal(owned.core_keys, expected)
 
 
 def test_kept_objects_are_numbered_in_key_order():
@@ -102,31 +92,4 @@ def test_drop_mode_discards_cut_objects_and_logs(caplog):
     with caplog.at_level(logging.WARNING, logger="wsinuc.stitching.ownership"):
         owned = own_objects(labels[left.valid_box.slices], left, on_cut="drop")
     assert len(owned) == 0
-    assert not owned.core_keys.any()
     assert "halo" in caplog.text
-
-
-def test_stitch_into_writes_only_the_core(two_tile_image):
-    labels, plan = two_tile_image
-    right = plan[1]
-    out = np.full((4, 8), -1, dtype=np.int64)
-    owned = own_objects(labels[right.valid_box.slices], right)
-    stitch_into(out, right, owned.core_keys)
-    assert (out[:, :4] == -1).all()
-    np.testing.assert_array_equal(out[:, 4:], owned.core_keys)
-
-
-def test_stitch_into_refuses_a_dtype_too_small_for_the_keys():
-    tile = plan_tiles((300, 300), 320, 0, stride_multiple=32)[0]
-    core = np.zeros((300, 300), dtype=np.int64)
-    core[299, 299] = 300 * 300
-    with pytest.raises(ValueError, match="uint16"):
-        stitch_into(np.zeros((300, 300), dtype=np.uint16), tile, core)
-
-
-def test_stitch_into_checks_shapes(two_tile_image):
-    _, plan = two_tile_image
-    with pytest.raises(ValueError, match="core"):
-        stitch_into(np.zeros((4, 8), dtype=np.int64), plan[0], np.zeros((3, 3), dtype=np.int64))
-    with pytest.raises(ValueError, match="out"):
-        stitch_into(np.zeros((5, 8), dtype=np.int64), plan[0], np.zeros((4, 4), dtype=np.int64))

@@ -15,11 +15,12 @@ from scipy import ndimage
 
 from wsinuc.instances import probability_to_instances, watershed_instances
 from wsinuc.stitching import (
+    OwnerMasks,
     anchor_keys,
     apply_key_lookup,
     build_key_lookup,
     own_objects,
-    stitch_into,
+    paint_block,
 )
 from wsinuc.tiling import plan_tiles
 
@@ -47,13 +48,16 @@ def random_disk_labels(shape, seed, max_radius=7, count=40):
 
 
 def tile_and_stitch(labels_of_tile, plan):
-    """Run ownership on every tile; return the stitched key image and the owned objects."""
+    """Run ownership on every tile, paint every core from the owners' masks (own tile first).
+
+    Returns the stitched key image and the owned objects of each tile.
+    """
+    owned_per_tile = [(tile, own_objects(labels_of_tile(tile), tile)) for tile in plan]
     out = np.zeros(plan.image_shape, dtype=np.int64)
-    owned_per_tile = []
-    for tile in plan:
-        owned = own_objects(labels_of_tile(tile), tile)
-        stitch_into(out, tile, owned.core_keys)
-        owned_per_tile.append((tile, owned))
+    for tile, _ in owned_per_tile:
+        ordered = sorted(owned_per_tile, key=lambda pair: pair[0] is not tile)
+        owners = [OwnerMasks(t.valid_box, np.concatenate([[0], o.keys]), o.labels) for t, o in ordered]
+        out[tile.write] = paint_block(tile.core_box, owners, dtype=np.int64)
     return out, owned_per_tile
 
 

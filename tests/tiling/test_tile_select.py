@@ -41,3 +41,30 @@ def test_mask_must_be_2d():
     plan = plan_tiles((64, 64), 64, 0)
     with pytest.raises(ValueError, match="2-D"):
         select_tiles(plan, np.ones((2, 2, 3), dtype=bool), 32)
+
+
+def test_crop_to_region_keeps_only_tiles_meeting_it_with_cores_cut_down():
+    from wsinuc.tiling import Box, crop_to_region, grid_cell
+
+    plan = plan_tiles((1000, 1500), 256, 32, stride_multiple=32)
+    region = Box(300, 600, 600, 900)
+    tiles = crop_to_region(plan, region, stride_multiple=32)
+    assert [t.index for t in tiles] == [(1, 2), (1, 3), (2, 2), (2, 3)]
+    covered = np.zeros((1000, 1500), int)
+    for tile in tiles:
+        covered[tile.core_box.slices] += 1
+        assert tile.halo == 32
+        assert tile.read_shape[0] % 32 == 0 and tile.read_shape[1] % 32 == 0
+        assert tile.read_box.y0 == tile.core_box.y0 - 32 and tile.read_box.x0 == tile.core_box.x0 - 32
+        cell = grid_cell(tile.index, 256, (1000, 1500))
+        assert cell.y0 <= tile.core_box.y0 and tile.core_box.y1 <= cell.y1
+    expected = np.zeros_like(covered)
+    expected[region.slices] = 1
+    np.testing.assert_array_equal(covered, expected)
+
+
+def test_crop_to_region_outside_the_image_keeps_nothing():
+    from wsinuc.tiling import Box, crop_to_region
+
+    plan = plan_tiles((100, 100), 64, 8)
+    assert crop_to_region(plan, Box(200, 200, 300, 300)) == []

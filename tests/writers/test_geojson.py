@@ -18,6 +18,7 @@ from wsinuc.writers.geojson import (
     feature_id,
     label_id_from_feature_id,
     prepare_polygon,
+    prepare_rings,
     validate_qupath_feature,
 )
 
@@ -227,3 +228,19 @@ def test_validator_reports_each_broken_convention(change, expected):
     change(feature)
     problems = validate_qupath_feature(feature)
     assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_rounding_drops_the_repeated_vertices_it_makes():
+    (ring,) = prepare_rings(np.array([(0, 0), (0.001, 0), (4, 0), (4, 4), (0, 4), (0, 0.002)]))
+    assert ring.tolist() == [[0, 0], [4, 0], [4, 4], [0, 4], [0, 0]]
+
+
+def test_gzip_level_is_checked_and_only_changes_the_size(tmp_path):
+    with pytest.raises(ValueError, match="compresslevel"):
+        GeoJSONWriter(tmp_path / "n.geojson.gz", compresslevel=0)
+    texts = []
+    for level in (1, 9):
+        path = tmp_path / f"n{level}.geojson.gz"
+        _write_sample(path, compresslevel=level)
+        texts.append(gzip.decompress(path.read_bytes()))
+    assert texts[0] == texts[1]

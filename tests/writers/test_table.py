@@ -7,6 +7,7 @@ import json
 import math
 
 import numpy as np
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 from shapely.geometry import box
@@ -100,3 +101,40 @@ def test_format_comes_from_the_extension(tmp_path):
     assert table_format("x.csv") == "csv"
     with pytest.raises(ValueError, match="x.xlsx"):
         TableWriter(tmp_path / "x.xlsx")
+
+
+def _chunk_batch(rows=5_000, seed=0):
+    rng = np.random.default_rng(seed)
+    batch = {"label": np.arange(1, rows + 1, dtype=np.int64)}
+    batch |= {f"m{i}": rng.normal(0, 10.0**i, rows) for i in range(-3, 12, 3)}
+    batch["m0"][::7] = np.nan
+    return batch
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_chunk_sized_numpy_batches_round_trip_exactly(tmp_path, suffix):
+    path = tmp_path / f"n{suffix}"
+    first, second = _chunk_batch(seed=1), _chunk_batch(seed=2)
+    with TableWriter(path) as table:
+        assert table.write(first) == 5_000
+        reordered = {name: second[name] for name in reversed(list(second))}
+        assert table.write(reordered) == 5_000
+    if suffix == ".parquet":
+        columns = pq.read_table(path).to_pydict()
+    else:
+        columns = pa_csv.read_csv(path).to_pydict()
+    for name in first:
+        expected = np.concatenate([first[name], second[name]])
+        np.testing.assert_array_equal(np.array(columns[name], dtype=float), expected)
+    assert table.row_count == 10_000
+
+
+def test_parquet_dictionary_encodes_only_text_columns(tmp_path):
+    path = tmp_path / "n.parquet"
+    with TableWriter(path) as table:
+        table.write({"label": np.arange(1, 1001), "Area": np.linspace(0, 1, 1000),
+                     "Class": np.array(["Nucleus"] * 1000)})  # fmt: skip
+    row_group = pq.ParquetFile(path).metadata.row_group(0)
+    encodings = {row_group.column(i).path_in_schema: row_group.column(i).encodings for i in range(3)}
+    assert not any("DICTIONARY" in e for e in encodings["Area"] + encodings["label"])
+    assert any("DICTIONARY" in e for e in encodings["Class"])

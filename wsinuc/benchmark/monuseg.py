@@ -3,7 +3,7 @@
 Each 1000 x 1000 MoNuSeg tile is treated as a small slide. Two protocols:
 
 ``engine``
-    The tile goes through :func:`wsinuc.pipeline.segment_slide` exactly as a
+    The tile goes through :func:`wsinuc.engine.segment_slide` exactly as a
     slide would (chunks with a halo, ownership, OME-Zarr labels), with
     ``--mpp 0.25`` since the TIFFs carry a 72 dpi placeholder.
 ``paper``
@@ -64,6 +64,8 @@ class MonusegConfig:
         Chunk grid of the ``engine`` protocol, in pixels.
     limit : int or None
         Evaluate only the first ``limit`` images (smoke runs).
+    tta : bool
+        Test-time augmentation: mean probability of the 8 flips / rotations.
     """
 
     split: str = "test"
@@ -74,6 +76,7 @@ class MonusegConfig:
     chunk_size: int = 512
     halo: int = 128
     limit: int | None = None
+    tta: bool = False
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
@@ -126,7 +129,7 @@ def predict_labels(path: Path, image: np.ndarray, model: str, config: MonusegCon
 
 
 def _paper_protocol(image: np.ndarray, model: str, config: MonusegConfig) -> np.ndarray:
-    predictor = cached_predictor(model, config.device, 16, config.precision)
+    predictor = cached_predictor(model, config.device, 16, config.precision, config.tta)
     padded = pad_to_multiple(image, 1024, mode="reflect")
     prob = reassemble_patches(predictor.predict(cut_patches(padded, 256)), padded.shape[:2])
     prob = prob[: image.shape[0], : image.shape[1]]
@@ -138,12 +141,13 @@ def _paper_protocol(image: np.ndarray, model: str, config: MonusegConfig) -> np.
 def _engine_protocol(path: Path, model: str, config: MonusegConfig) -> np.ndarray:
     import zarr
 
-    from wsinuc.pipeline import segment_slide
+    from wsinuc.engine import segment_slide
 
     segment = SegmentConfig(
         tiling=TilingConfig(chunk_size=config.chunk_size, halo=config.halo, tissue=False),
         inference=InferenceConfig(model=model, device=config.device, mpp=MONUSEG_MPP,
-                                  precision=config.precision, postprocess=config.postprocess),
+                                  precision=config.precision, postprocess=config.postprocess,
+                                  tta=config.tta),
         output=OutputConfig(outputs=("zarr",)),
         run=RunConfig(progress=False),
     )

@@ -108,36 +108,36 @@ def segment(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     mpp: Annotated[Optional[float], typer.Option(help="Override the slide's pixel size (um/px).")] = None,
     target_mpp: Annotated[Optional[float], typer.Option(help="Working resolution (um/px); default: the model's.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Tiles per forward pass.")] = 4,
+    batch_size: Annotated[int, typer.Option(help="Chunks per forward pass (0 = auto: 4 on GPU, 1 on CPU).")] = 0,
     precision: Annotated[str, typer.Option(help="auto (bf16 on GPU, fp32 on CPU), fp32, or bf16 (also on CPU: ~2x faster on CPUs with native bf16).")] = "auto",
-    chunk_size: Annotated[int, typer.Option(help="Chunk core side in level-0 pixels (multiple of 32).")] = 1024,
-    halo: Annotated[int, typer.Option(help="Context around each chunk in level-0 pixels (> largest nucleus + receptive field).")] = 128,
+    chunk_size: Annotated[int, typer.Option(help="Chunk core side in working pixels (0.25 um/px by default; multiple of 32), whatever the slide's magnification.")] = 1024,
+    halo: Annotated[int, typer.Option(help="Context around each chunk in working pixels (> largest nucleus + receptive field).")] = 128,
     tissue: Annotated[bool, typer.Option("--tissue/--no-tissue", help="Skip chunks without tissue.")] = True,
-    region: Annotated[Optional[str], typer.Option(help="X,Y,W,H in level-0 pixels; rounded out to whole chunks.")] = None,
+    region: Annotated[Optional[str], typer.Option(help="X,Y,W,H in level-0 pixels: only this part is computed (plus context) and only nuclei anchored inside it are written.")] = None,
     outputs: Annotated[str, typer.Option(help="Comma list of geojson,zarr,table,overlay.")] = ",".join(ALL_OUTPUTS),
     gzip: Annotated[bool, typer.Option("--gzip", help="Write nuclei.geojson.gz.")] = False,
     table_format: Annotated[str, typer.Option(help="parquet or csv.")] = "parquet",
     postprocess: Annotated[str, typer.Option(help="auto (the model card's choice), opening (paper) or watershed.")] = "auto",
-    scheduler: Annotated[str, typer.Option(help="threads, processes or a dask scheduler address (tcp://host:port).")] = "threads",
+    tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Test-time augmentation: average the 8 flips/rotations of each tile (~8x the network time).")] = False,
+    scheduler: Annotated[str, typer.Option(help="auto (processes on GPU, threads on CPU), threads, processes or a dask scheduler address (tcp://host:port).")] = "auto",
     workers: Annotated[int, typer.Option(help="Worker threads or processes (0 = auto: 4 on GPU, 1 on CPU).")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run, skipping finished chunks.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Segment every nucleus; write GeoJSON (QuPath), OME-Zarr labels, a table and an overlay."""
+    from wsinuc import engine
     from wsinuc.cli.progress import RichReporter
-    from wsinuc.pipeline import segment_slide
 
     config = SegmentConfig(
         tiling=TilingConfig(chunk_size=chunk_size, halo=halo, tissue=tissue, region=_parse_region(region)),
         inference=InferenceConfig(model=model, device=device, mpp=mpp, target_mpp=target_mpp,
-                                  batch_size=batch_size, precision=precision, postprocess=postprocess),
+                                  batch_size=batch_size, precision=precision, postprocess=postprocess, tta=tta),
         output=OutputConfig(outputs=tuple(o.strip() for o in outputs.split(",") if o.strip()), gzip=gzip,
                             table_format=table_format, resume=resume, overwrite=overwrite),
         run=RunConfig(scheduler=scheduler, workers=workers),
     )
-    for slide in slides:
-        record = segment_slide(slide, out, config, RichReporter(enabled=not quiet))
+    for slide, record in zip(slides, engine.segment_slides(slides, out, config, RichReporter(enabled=not quiet))):
         where = Path(out) / Path(slide).stem
         seconds = record["timings_s"]["total"]
         console.print(f"{slide}: {record['counts']['nuclei']} nuclei in {seconds:.1f} s -> {where}/")
@@ -219,6 +219,7 @@ def benchmark_monuseg(
     precision: Annotated[str, typer.Option(help="auto (bf16 on GPU, fp32 on CPU), fp32 or bf16.")] = "auto",
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for CSV, summary and figures.")] = Path("results/monuseg"),
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write a TP/FP/FN figure per image.")] = True,
+    tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Test-time augmentation: average the 8 flips/rotations of each tile (~8x the network time).")] = False,
     limit: Annotated[Optional[int], typer.Option(help="Only the first N images (smoke runs).")] = None,
 ) -> None:
     """MoNuSeg AJI / AJI+ / PQ / F1 / Dice through the same engine as `segment`, beside the paper's Table I."""
@@ -230,7 +231,7 @@ def benchmark_monuseg(
     require_dir(data / "test" / "images", "MoNuSeg test images")
     out.mkdir(parents=True, exist_ok=True)
     config = MonusegConfig(split=split, protocol=protocol, device=device, postprocess=postprocess,
-                           precision=precision, limit=limit)
+                           precision=precision, limit=limit, tta=tta)
     names = list_bundled_weights() if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
     if not names:
         raise OptionError("--models", "no bundled weights found; pass weights paths")
@@ -246,7 +247,7 @@ def benchmark_monuseg(
     summary = summarise(rows)
     write_rows_csv(out / "per_image.csv", rows)
     write_summary(out, summary, {"split": split, "protocol": protocol, "postprocess": postprocess,
-                                       "precision": precision, "models": names})
+                                       "precision": precision, "tta": tta, "models": names})
     console.print(summary_markdown(summary, f"MoNuSeg {split} ({protocol} protocol)"))
 
 
@@ -261,6 +262,7 @@ def benchmark_table1(
     precision: Annotated[str, typer.Option(help="auto (bf16 on GPU, fp32 on CPU), fp32 or bf16.")] = "auto",
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for table1.md, table1.json and per_image.csv.")] = Path("results/table1"),
     limit: Annotated[Optional[int], typer.Option(help="Only the first N images of each split (smoke runs).")] = None,
+    tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Test-time augmentation: average the 8 flips/rotations of each tile (~8x the network time).")] = False,
 ) -> None:
     """The paper's Table I: AJI / F1 on train, val and test for each model, the paper's numbers beside them."""
     from wsinuc.benchmark.monuseg import MonusegConfig
@@ -277,7 +279,7 @@ def benchmark_table1(
     chosen = [s.strip() for s in splits.split(",") if s.strip()]
     if not specs:
         raise OptionError("--models", "no bundled weights found; pass weights paths")
-    config = MonusegConfig(protocol=protocol, device=device, precision=precision, limit=limit)
+    config = MonusegConfig(protocol=protocol, device=device, precision=precision, limit=limit, tta=tta)
     for split in chosen:
         MonusegConfig(split=split)  # validates the name
 
@@ -287,7 +289,7 @@ def benchmark_table1(
     rows = evaluate_table_one(data, specs, chosen, config, on_image)
     table = table_one(rows)
     write_rows_csv(out / "per_image.csv", rows)
-    markdown = write_table_one(out, table, {"splits": chosen, "protocol": protocol, "precision": precision,
+    markdown = write_table_one(out, table, {"splits": chosen, "protocol": protocol, "precision": precision, "tta": tta,
                                             "models": [dataclasses.asdict(s) for s in specs]})
     console.print(markdown)
 

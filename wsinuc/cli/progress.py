@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from wsinuc.pipeline import Reporter
+from wsinuc.engine import Reporter
 
 
 class RichReporter(Reporter):

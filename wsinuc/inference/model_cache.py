@@ -55,7 +55,14 @@ def load_card_and_model(model: str, device: str) -> tuple[torch.nn.Module, dict[
 
 
 @functools.lru_cache(maxsize=4)
-def cached_predictor(model: str, device: str, batch_size: int, precision: str = "auto") -> Predictor:
-    """A :class:`Predictor` for ``model`` on ``device``, built once per process."""
+def cached_predictor(
+    model: str, device: str, batch_size: int, precision: str = "auto", tta: bool = False
+) -> Predictor:
+    """A :class:`Predictor` for ``model`` on ``device``, built once per process.
+
+    ``tta=True`` averages the 8 flips and rotations of every tile (see
+    :class:`~wsinuc.inference.predictor.Predictor`); both predictors of one
+    model share the network.
+    """
     network, _ = load_card_and_model(model, device)
-    return Predictor(network, resolve_device(device), batch_size=batch_size, precision=precision)
+    return Predictor(network, resolve_device(device), batch_size=batch_size, precision=precision, tta=tta)

@@ -1,21 +1,27 @@
 """Instances: probabilities -> labelled nuclei -> outlines and measurements (pure)."""
 
 from wsinuc.instances.measure import MEASUREMENT_COLUMNS, measure_nuclei
-from wsinuc.instances.polygons import label_polygons, mask_outline
+from wsinuc.instances.polygons import label_polygons, label_rings, mask_outline, rings_to_polygons
 from wsinuc.instances.postprocess import (
     drop_small_objects,
     open_foreground,
     probability_to_instances,
     watershed_instances,
 )
+from wsinuc.instances.rings import PackedRings
+from wsinuc.instances.seeded import seeded_instances
 
 __all__ = [
     "MEASUREMENT_COLUMNS",
+    "PackedRings",
     "drop_small_objects",
     "label_polygons",
+    "label_rings",
     "mask_outline",
     "measure_nuclei",
     "open_foreground",
     "probability_to_instances",
+    "rings_to_polygons",
+    "seeded_instances",
     "watershed_instances",
 ]

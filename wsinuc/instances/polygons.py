@@ -1,4 +1,8 @@
-"""Label image -> one outline polygon per object, in slide coordinates (pure).
+"""Label image -> one outline per object, in slide coordinates (pure).
+
+:func:`label_rings` traces every object at once into :class:`PackedRings`
+(see :mod:`wsinuc.instances.rings` for the algorithm);
+:func:`label_polygons` wraps them as shapely polygons.
 
 Pixel convention
 ----------------
@@ -23,6 +27,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import shapely
 from scipy import ndimage
 from shapely import make_valid
 from shapely.geometry import Polygon
@@ -31,16 +36,17 @@ from shapely.geometry.polygon import orient
 from skimage.measure import find_contours
 
 from wsinuc.instances._labels import compact_labels, validate_labels
+from wsinuc.instances.rings import PackedRings, trace_rings
 
 
-def label_polygons(
+def label_rings(
     labels: np.ndarray,
     *,
     offset: tuple[float, float] = (0.0, 0.0),
     scale: float = 1.0,
     simplify_tolerance: float = 0.0,
-) -> list[tuple[int, Polygon]]:
-    """Outline every object of a label image.
+) -> PackedRings:
+    """Outer ring of every object of a label image, packed, without a per-object loop.
 
     Parameters
     ----------
@@ -53,7 +59,47 @@ def label_polygons(
         Level-0 pixels per working pixel.
     simplify_tolerance : float, optional
         Douglas-Peucker tolerance in output units (0 keeps the exact
-        staircase); topology is preserved.
+        staircase); topology is preserved and every ring stays a valid
+        polygon exterior.
+
+    Returns
+    -------
+    PackedRings
+        ``ids`` increasing; ring ``i`` is the exterior of the object's
+        largest 4-connected piece with holes filled, through the corners of
+        its pixel staircase (collinear vertices dropped), not closed, with
+        positive shoelace area in ``(x right, y down)`` coordinates
+        (shapely's counter-clockwise). The same outline as
+        :func:`label_polygons`; the start vertex is the ring's
+        top-left-most corner.
+
+    Raises
+    ------
+    ValueError
+        If ``labels`` is not a 2-D non-negative integer array or an option
+        is out of range.
+    """
+    array = validate_labels(labels)
+    _validate_transform(offset, scale, simplify_tolerance)
+    compact, ids = compact_labels(array)
+    present, corners, starts = trace_rings(compact, ids)
+    origin = np.array([float(offset[0]), float(offset[1])])
+    rings = PackedRings(present, (corners + origin) * float(scale), starts)
+    if simplify_tolerance > 0 and len(rings):
+        rings = _simplified(rings, float(simplify_tolerance))
+    return rings
+
+
+def label_polygons(
+    labels: np.ndarray,
+    *,
+    offset: tuple[float, float] = (0.0, 0.0),
+    scale: float = 1.0,
+    simplify_tolerance: float = 0.0,
+) -> list[tuple[int, Polygon]]:
+    """Outline every object of a label image as shapely polygons.
+
+    A thin wrapper over :func:`label_rings` (same parameters).
 
     Returns
     -------
@@ -68,19 +114,16 @@ def label_polygons(
         If ``labels`` is not a 2-D non-negative integer array or an option
         is out of range.
     """
-    array = validate_labels(labels)
-    _validate_transform(offset, scale, simplify_tolerance)
-    compact, ids = compact_labels(array)
-    result = []
-    for index, box in enumerate(ndimage.find_objects(compact), start=1):
-        if box is None:
-            continue
-        corner = (box[1].start + float(offset[0]), box[0].start + float(offset[1]))
-        polygon = _object_polygon(compact[box] == index, corner, float(scale))
-        if simplify_tolerance > 0:
-            polygon = _largest_polygon(polygon.simplify(simplify_tolerance, preserve_topology=True))
-        result.append((int(ids[index - 1]), polygon))
-    return result
+    rings = label_rings(labels, offset=offset, scale=scale, simplify_tolerance=simplify_tolerance)
+    return list(zip(rings.ids.tolist(), rings_to_polygons(rings).tolist()))
+
+
+def rings_to_polygons(rings: PackedRings) -> np.ndarray:
+    """Shapely polygons (object array ``(k,)``) from packed rings, vectorised."""
+    if len(rings) == 0:
+        return np.empty(0, dtype=object)
+    index = np.repeat(np.arange(len(rings)), rings.counts)
+    return shapely.polygons(shapely.linearrings(rings.coords, indices=index))
 
 
 def mask_outline(mask: np.ndarray) -> list[np.ndarray]:
@@ -94,14 +137,19 @@ def mask_outline(mask: np.ndarray) -> list[np.ndarray]:
     return [_staircase(contour) for contour in find_contours(padded, 0.5)]
 
 
-def _object_polygon(mask: np.ndarray, corner: tuple[float, float], scale: float) -> Polygon:
-    pieces = []
-    for ring in mask_outline(mask):
-        if len(ring) >= 3:
-            xy = (ring + np.asarray(corner)) * scale
-            pieces.append(Polygon(xy))
-    polygon = max(pieces, key=lambda piece: piece.area)
-    return _largest_polygon(polygon)
+def _simplified(rings: PackedRings, tolerance: float) -> PackedRings:
+    """Topology-preserving simplification of every ring, kept valid and counter-clockwise."""
+    polygons = shapely.simplify(rings_to_polygons(rings), tolerance, preserve_topology=True)
+    invalid = np.flatnonzero(~shapely.is_valid(polygons))
+    polygons[invalid] = [_largest_polygon(polygons[i]) for i in invalid]
+    polygons = shapely.orient_polygons(polygons, exterior_cw=False)
+    coords, index = shapely.get_coordinates(shapely.get_exterior_ring(polygons), return_index=True)
+    closing = np.flatnonzero(np.append(index[1:] != index[:-1], True))
+    keep = np.ones(index.size, dtype=bool)
+    keep[closing] = False
+    counts = np.bincount(index[keep], minlength=len(rings))
+    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return PackedRings(rings.ids, coords[keep], starts)
 
 
 def _staircase(contour: np.ndarray) -> np.ndarray:

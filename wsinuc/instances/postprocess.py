@@ -16,17 +16,22 @@ Two routes, both returning ``int32`` labels ``0`` (background), ``1..n``:
 The opening treats pixels outside the array as background, so a tile's
 result equals the whole-image result away from the tile's inner edges
 (the halo absorbs the difference; see :mod:`wsinuc.tiling.plan`).
+
+Speed: the opening runs as one OpenCV call or four separable 1-D minimum /
+maximum filters on a ``uint8`` mask (the same pixels as
+:func:`scipy.ndimage.binary_opening`; :mod:`wsinuc.instances._fastmorph`), and
+the distance-transform watershed runs only on a packed mosaic of the
+foreground parts that can hold two peaks (:mod:`wsinuc.instances._split`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
-FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
-EIGHT_CONNECTED = ndimage.generate_binary_structure(2, 2)
+from wsinuc.instances._fastmorph import open_square
+from wsinuc.instances._split import EIGHT_CONNECTED, FOUR_CONNECTED, split_foreground
 
 
 def probability_to_instances(
@@ -113,6 +118,15 @@ def watershed_instances(
     ValueError
         If an input is not a finite 2-D array of ``prob``'s shape or an
         option is out of range.
+
+    Notes
+    -----
+    Without ``stage1_prob`` the steps run on a packed mosaic of the
+    foreground parts and only the parts with two or more markers are
+    flooded (:mod:`wsinuc.instances._split`): the markers are those of
+    ``skimage.morphology.h_maxima`` on the whole image, and the objects are
+    the same, up to a few boundary pixels between touching nuclei where the
+    flooding meets equal values in another order.
     """
     _validate_probability(prob, "prob")
     if stage1_prob is not None:
@@ -120,8 +134,13 @@ def watershed_instances(
     _validate_options(threshold, kernel_size, min_size)
     _validate_marker_options(marker_threshold, h)
     foreground = open_foreground(prob, threshold, kernel_size)
+    if stage1_prob is None:
+        eight = kernel_size < 5 or h > 2  # 4-connected parts are exact otherwise (see split_foreground)
+        labels = split_foreground(foreground, float(h), parts_eight_connected=eight)
+        return drop_small_objects(labels, min_size)
     distance = ndimage.distance_transform_edt(foreground)
-    markers = _watershed_markers(foreground, distance, stage1_prob, marker_threshold, h)
+    seeds = foreground & (np.asarray(stage1_prob) >= marker_threshold)
+    markers, _ = ndimage.label(seeds, structure=EIGHT_CONNECTED)
     labels = watershed(-distance, markers, mask=foreground, connectivity=1)
     labels = _label_unmarked(labels, foreground)
     return drop_small_objects(labels.astype(np.int32, copy=False), min_size)
@@ -132,8 +151,7 @@ def open_foreground(prob: np.ndarray, threshold: float, kernel_size: int) -> np.
     foreground = np.asarray(prob) > threshold
     if kernel_size <= 1:
         return foreground
-    kernel = np.ones((kernel_size, kernel_size), dtype=bool)
-    return ndimage.binary_opening(foreground, structure=kernel)
+    return open_square(foreground, int(kernel_size))
 
 
 def drop_small_objects(labels: np.ndarray, min_size: int) -> np.ndarray:
@@ -146,21 +164,6 @@ def drop_small_objects(labels: np.ndarray, min_size: int) -> np.ndarray:
     new_ids = np.zeros(sizes.size, dtype=np.int32)
     new_ids[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
     return new_ids[labels]
-
-
-def _watershed_markers(
-    foreground: np.ndarray,
-    distance: np.ndarray,
-    stage1_prob: np.ndarray | None,
-    marker_threshold: float,
-    h: float,
-) -> np.ndarray:
-    if stage1_prob is not None:
-        seeds = foreground & (np.asarray(stage1_prob) >= marker_threshold)
-    else:
-        seeds = foreground & h_maxima(distance, h).astype(bool)
-    markers, _ = ndimage.label(seeds, structure=EIGHT_CONNECTED)
-    return markers
 
 
 def _label_unmarked(labels: np.ndarray, foreground: np.ndarray) -> np.ndarray:

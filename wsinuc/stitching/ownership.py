@@ -22,13 +22,10 @@ reaches the core, the halo was too small and :func:`own_objects` raises a
 
 Label image
 -----------
-Each tile writes **only its core** (:func:`stitch_into`), filled with the
-keys of every object covering it, owned or not. Since every tile computes
-the same key for the same object, objects crossing seams come out whole,
-the result does not depend on tile order, and no two tiles write the same
-pixel (choose output chunks that divide ``tile_size`` and no two tiles
-touch the same chunk either). :mod:`wsinuc.stitching.relabel` turns keys
-into sequential ids when wanted.
+Each owner keeps the full masks of its objects on its valid block; the
+label image is painted from them (:mod:`wsinuc.stitching.paint`), so the
+masks and the polygons of a nucleus always come from the same chunk.
+:mod:`wsinuc.stitching.relabel` turns keys into sequential ids.
 
 Blocks
 ------
@@ -41,7 +38,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -67,15 +63,11 @@ class OwnedObjects:
         ``int64`` key of object ``i + 1`` at position ``i``, shape ``(k,)``.
     bboxes : np.ndarray
         ``int64`` ``(k, 4)`` global ``(y0, x0, y1, x1)`` of each owned object.
-    core_keys : np.ndarray
-        ``int64``, shape of the core: the key of the object covering each
-        core pixel (owned here or by a neighbour), 0 for background.
     """
 
     labels: np.ndarray
     keys: np.ndarray
     bboxes: np.ndarray
-    core_keys: np.ndarray
 
     def __len__(self) -> int:
         return int(self.keys.size)
@@ -112,8 +104,7 @@ def own_objects(labels: np.ndarray, tile: Tile, *, on_cut: str = "raise") -> Own
     Returns
     -------
     OwnedObjects
-        Owned objects relabelled ``1..k``, their keys and global boxes, and
-        the core's keys for :func:`stitch_into`.
+        Owned objects relabelled ``1..k``, their keys and global boxes.
 
     Raises
     ------
@@ -130,11 +121,8 @@ def own_objects(labels: np.ndarray, tile: Tile, *, on_cut: str = "raise") -> Own
     broken = _is_cut(bboxes, tile) & reaches_core
     if broken.any():
         _handle_broken(bboxes[broken], tile, on_cut)
-    covering = reaches_core & ~broken
     owned = _points_inside(anchors, tile.core_box) & ~broken
     keys = anchor_keys(anchors, tile.image_shape[1])
-    key_of_label = np.zeros(count + 1, dtype=np.int64)
-    key_of_label[1:][covering] = keys[covering]
     owned_index = np.flatnonzero(owned)
     owned_index = owned_index[np.argsort(keys[owned_index], kind="stable")]
     new_id = np.zeros(count + 1, dtype=np.int32)
@@ -143,64 +131,44 @@ def own_objects(labels: np.ndarray, tile: Tile, *, on_cut: str = "raise") -> Own
         labels=new_id[sequential],
         keys=keys[owned_index],
         bboxes=bboxes[owned_index],
-        core_keys=key_of_label[sequential[tile.core_in_valid]],
     )
 
 
-def stitch_into(out: Any, tile: Tile, core_keys: np.ndarray) -> None:
-    """Write a tile's core labels into the caller's full-image array.
-
-    Parameters
-    ----------
-    out : array-like
-        Any array supporting ``out[rows, cols] = block`` (numpy, zarr,
-        memmap), shape ``tile.image_shape``, integer dtype wide enough for
-        the keys (int64/uint64, or the sequential ids of
-        :mod:`wsinuc.stitching.relabel` when they were mapped first).
-    tile : Tile
-        The tile; only ``out[tile.write]`` (its core) is written.
-    core_keys : np.ndarray
-        ``OwnedObjects.core_keys`` (or those keys mapped to other ids).
-
-    Raises
-    ------
-    ValueError
-        If shapes disagree or ``out``'s dtype cannot hold the values.
-    """
-    core_keys = np.asarray(core_keys)
-    if core_keys.shape != tile.core_box.shape:
-        raise ValueError(
-            f"core_keys must have the core's shape {tile.core_box.shape}, got {core_keys.shape}"
-        )
-    if tuple(out.shape) != tuple(tile.image_shape):
-        raise ValueError(f"out must have shape {tile.image_shape}, got {tuple(out.shape)}")
-    _validate_out_dtype(np.dtype(out.dtype), core_keys)
-    out[tile.write] = core_keys.astype(out.dtype, copy=False)
-
-
 def _sequential_labels(labels: np.ndarray) -> tuple[np.ndarray, int]:
-    ids, inverse = np.unique(labels, return_inverse=True)
-    inverse = inverse.reshape(labels.shape)
-    if ids.size and ids[0] == 0:
-        return inverse.astype(np.int64, copy=False), int(ids.size - 1)
-    return (inverse + 1).astype(np.int64, copy=False), int(ids.size)
+    """Labels ``1..count`` without gaps (engine labels already are: then no copy is made)."""
+    largest = int(labels.max(initial=0))
+    present = np.zeros(largest + 1, dtype=bool)
+    present[labels.ravel()] = True
+    present[0] = False
+    count = int(present.sum())
+    if count == largest:
+        return labels, count
+    new_id = np.zeros(largest + 1, dtype=np.int64)
+    new_id[present] = np.arange(1, count + 1)
+    return new_id[labels], count
 
 
 def _object_geometry(
     sequential: np.ndarray, count: int, origin: Box
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Global ``(y, x)`` anchors and ``(y0, x0, y1, x1)`` boxes of labels ``1..count``."""
+    """Global ``(y, x)`` anchors and ``(y0, x0, y1, x1)`` boxes of labels ``1..count``.
+
+    The anchor is the first pixel in raster order: on the top row of the
+    object's box, the leftmost pixel of the object. All objects are
+    handled at once by gathering their top rows into one ``(count, width)``
+    array.
+    """
     if count == 0:
         return np.zeros((0, 2), dtype=np.int64), np.zeros((0, 4), dtype=np.int64)
-    flat = sequential.ravel()
-    foreground = np.flatnonzero(flat)
-    _, first = np.unique(flat[foreground], return_index=True)
-    rows, cols = np.divmod(foreground[first], sequential.shape[1])
-    anchors = np.stack([rows + origin.y0, cols + origin.x0], axis=1).astype(np.int64)
     slices = ndimage.find_objects(sequential, max_label=count)
-    bboxes = np.array(
-        [[rs.start, cs.start, rs.stop, cs.stop] for rs, cs in slices], dtype=np.int64
-    )
+    bboxes = np.array([[rs.start, cs.start, rs.stop, cs.stop] for rs, cs in slices], dtype=np.int64)
+    widest = int((bboxes[:, 3] - bboxes[:, 1]).max())
+    cols = bboxes[:, 1:2] + np.arange(widest)
+    inside = cols < bboxes[:, 3:4]
+    top_rows = sequential[bboxes[:, 0:1], np.minimum(cols, sequential.shape[1] - 1)]
+    hits = inside & (top_rows == np.arange(1, count + 1)[:, None])
+    anchor_cols = bboxes[:, 1] + np.argmax(hits, axis=1)
+    anchors = np.stack([bboxes[:, 0] + origin.y0, anchor_cols + origin.x0], axis=1).astype(np.int64)
     bboxes += np.array([origin.y0, origin.x0, origin.y0, origin.x0], dtype=np.int64)
     return anchors, bboxes
 
@@ -264,14 +232,3 @@ def _validate_block(labels: object, tile: Tile) -> None:
         raise ValueError(f"labels must have an integer dtype, got {array.dtype}")
     if array.size and array.min() < 0:
         raise ValueError(f"labels must be >= 0, got minimum {array.min()}")
-
-
-def _validate_out_dtype(dtype: np.dtype, values: np.ndarray) -> None:
-    if not np.issubdtype(dtype, np.integer):
-        raise ValueError(f"out must have an integer dtype, got {dtype}")
-    largest = int(values.max(initial=0))
-    if largest > np.iinfo(dtype).max:
-        raise ValueError(
-            f"out dtype {dtype} cannot hold label {largest}; use int64/uint64 "
-            f"or map keys to sequential ids first"
-        )

@@ -211,11 +211,17 @@ def plan_tiles(
     )
 
 
+def grid_cell(index: tuple[int, int], tile_size: int, image_shape: tuple[int, int]) -> Box:
+    """The cell ``index`` of the full grid of ``tile_size`` squares (the core before any region crop)."""
+    y0, x0 = index[0] * tile_size, index[1] * tile_size
+    return Box(y0, x0, min(y0 + tile_size, image_shape[0]), min(x0 + tile_size, image_shape[1]))
+
+
 def _make_tile(
     index: tuple[int, int], image_shape: tuple[int, int], tile_size: int, halo: int, read_size: int
 ) -> Tile:
-    y0, x0 = index[0] * tile_size, index[1] * tile_size
-    core = Box(y0, x0, min(y0 + tile_size, image_shape[0]), min(x0 + tile_size, image_shape[1]))
+    core = grid_cell(index, tile_size, image_shape)
+    y0, x0 = core.y0, core.x0
     read = Box(y0 - halo, x0 - halo, y0 - halo + read_size, x0 - halo + read_size)
     return Tile(
         index=index,

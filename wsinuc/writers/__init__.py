@@ -1,6 +1,6 @@
 """Output writers: QuPath GeoJSON, OME-Zarr labels, measurement tables, QC overlay.
 
-Every writer is opened once by the caller (the pipeline) and writes to a
+Every writer is opened once by the caller (the engine) and writes to a
 temporary name that becomes the final name only when the output is complete
 (see :mod:`wsinuc.writers.atomic`).
 
@@ -25,6 +25,7 @@ from wsinuc.writers.geojson import (
     prepare_polygon,
     validate_qupath_feature,
 )
+from wsinuc.writers.geojson_fast import kept_rings
 from wsinuc.writers.overlay import draw_overlay, save_png
 from wsinuc.writers.table import TableWriter, measurement_columns
 
@@ -39,6 +40,7 @@ __all__ = [
     "disk_full_guard",
     "draw_overlay",
     "feature_id",
+    "kept_rings",
     "label_id_from_feature_id",
     "measurement_columns",
     "prepare_polygon",

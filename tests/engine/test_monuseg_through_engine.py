@@ -8,11 +8,11 @@ from engine_files import read_labels
 from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
 from wsinuc.datasets import list_monuseg_ids, load_monuseg_image
 from wsinuc.inference import Predictor, resolve_device
-from wsinuc.inference.chunk import drop_larger_than
+from wsinuc.engine.nuclei import drop_larger_than
 from wsinuc.instances import probability_to_instances
 from wsinuc.metrics import match_instances
 from wsinuc.models import load_weights
-from wsinuc.pipeline import segment_slide
+from wsinuc.engine import segment_slide
 
 
 def test_engine_equals_whole_image_prediction(tmp_path, monuseg_root, colour_model):

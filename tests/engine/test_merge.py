@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from wsinuc.inference.chunk import chunk_file
-from wsinuc.outputs import build_lookup, write_label_chunks
+from wsinuc.engine.merge import build_lookup, write_labels
+from wsinuc.engine.store import ChunkResult, ChunkStore
 from wsinuc.stitching import anchor_keys
 from wsinuc.tiling import plan_tiles
 
@@ -28,9 +28,10 @@ def _save(work, tile, objects):
     for local, (rows, cols) in enumerate(objects, start=1):
         owned[rows.start - valid.y0 : rows.stop - valid.y0, cols.start - valid.x0 : cols.stop - valid.x0] = local
         anchors.append((rows.start, cols.start))
-    path = chunk_file(work, tile)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, keys=anchor_keys(np.array(anchors).reshape(-1, 2), tile.image_shape[1]), owned_labels=owned)
+    keys = anchor_keys(np.array(anchors).reshape(-1, 2), tile.image_shape[1])
+    empty = {"area_um2": np.zeros(len(keys))}
+    result = ChunkResult(keys, owned, np.zeros((0, 2)), np.zeros(len(keys) + 1, np.int64), empty)
+    ChunkStore(work).save(tile, result)
 
 
 def test_seam_disagreement_is_painted_without_unknown_ids(tmp_path):
@@ -40,9 +41,9 @@ def test_seam_disagreement_is_painted_without_unknown_ids(tmp_path):
     # overlapping object there and owns it (its anchor is in its own core).
     _save(tmp_path, left, [(slice(10, 20), slice(58, 70))])
     _save(tmp_path, right, [(slice(12, 22), slice(66, 76))])
-    lookup = build_lookup(tmp_path, plan.tiles)
+    lookup = build_lookup(ChunkStore(tmp_path), plan.tiles)
     sink = ArraySink((64, 128))
-    write_label_chunks(tmp_path, plan.tiles, lookup, sink)
+    write_labels(ChunkStore(tmp_path), plan.tiles, lookup, sink, plan.tile_size)
     out = sink.array
     assert set(np.unique(out)) == {0, 1, 2}
     assert (out[10:20, 58:64] == 1).all()          # left object in its own core
@@ -62,10 +63,10 @@ def test_owner_cache_reads_each_file_about_three_times_and_paints_the_same(tmp_p
         if core.y1 < 128:
             objects.append((slice(core.y1 - 3, core.y1 + 4), slice(core.x0 + 22, core.x0 + 28)))
         _save(tmp_path, tile, objects)
-    lookup = build_lookup(tmp_path, plan.tiles)
+    lookup = build_lookup(ChunkStore(tmp_path), plan.tiles)
     cached, uncached = ArraySink((128, 160)), ArraySink((128, 160))
-    reads_cached = write_label_chunks(tmp_path, plan.tiles, lookup, cached)
-    reads_uncached = write_label_chunks(tmp_path, plan.tiles, lookup, uncached, cache_size=0)
+    reads_cached = write_labels(ChunkStore(tmp_path), plan.tiles, lookup, cached, plan.tile_size)
+    reads_uncached = write_labels(ChunkStore(tmp_path), plan.tiles, lookup, uncached, plan.tile_size, 0)
     np.testing.assert_array_equal(cached.array, uncached.array)
     assert len(np.unique(cached.array)) - 1 == len(lookup)
     n = len(plan.tiles)

@@ -15,7 +15,7 @@ import pytest
 from engine_files import read_labels
 
 from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
-from wsinuc.pipeline import segment_slide
+from wsinuc.engine import segment_slide
 from wsinuc.slide import write_synthetic_slide
 
 

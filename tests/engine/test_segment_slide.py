@@ -14,7 +14,7 @@ from engine_files import read_labels
 from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
 from wsinuc.errors import OptionError, WsinucError
 from wsinuc.metrics import match_instances
-from wsinuc.pipeline import segment_slide
+from wsinuc.engine import segment_slide
 from wsinuc.writers.qupath_schema import validate_qupath_feature
 
 
@@ -121,6 +121,27 @@ def test_region_limits_the_chunks(tmp_path, small_slide, colour_model):
     config = replace(config, tiling=replace(config.tiling, region=(300, 300, 100, 100)))
     record = segment_slide(small_slide, tmp_path, config)
     assert record["counts"]["chunks"] == 1
+    assert record["counts"]["valid_megapixels"] <= (100 + 2 * 96 + 32) ** 2 / 1e6
+
+
+def _anchors(labels: np.ndarray) -> dict[int, tuple[int, int]]:
+    """First pixel (row, col) in raster order of every labelled object."""
+    ids, first = np.unique(labels.ravel(), return_index=True)
+    return {int(i): divmod(int(f), labels.shape[1]) for i, f in zip(ids, first) if i}
+
+
+def test_region_keeps_exactly_the_nuclei_anchored_inside_it(tmp_path, two_runs, small_slide, colour_model):
+    x, y, w, h = 290, 330, 300, 200
+    config = _config(colour_model, 256, outputs=("zarr", "table"))
+    record = segment_slide(small_slide, tmp_path, replace(config, tiling=replace(config.tiling, region=(x, y, w, h))))
+    part = read_labels(tmp_path / small_slide.stem / "labels.ome.zarr")
+    whole = read_labels(two_runs[256] / "labels.ome.zarr")
+    inside = {i for i, (r, c) in _anchors(whole).items() if y <= r < y + h and x <= c < x + w}
+    assert len(inside) > 10
+    assert all(y <= r < y + h and x <= c < x + w for r, c in _anchors(part).values())
+    expected = np.where(np.isin(whole, list(inside)), whole, 0)
+    match = match_instances(expected, part, iou=0.9)
+    assert match.tp == len(inside) == record["counts"]["nuclei"]
 
 
 def test_objects_wider_than_the_halo_are_dropped_and_counted(tmp_path, small_slide, colour_model):

@@ -1,4 +1,4 @@
-"""Run chunk tasks on Dask: local threads, local processes or a real cluster.
+"""Dask glue of the engine: local threads, local processes or a real cluster.
 
 The task graph holds only small, picklable chunk descriptions; each worker
 loads the model itself (see :mod:`wsinuc.inference.model_cache`). With

@@ -1,0 +1,209 @@
+"""What the engine costs besides the network: per-stage speed per core, and segment vs model-only.
+
+Part 1, **replay** (one core): real probability maps of the bundled CPU model
+are recorded once per input, then the engine runs again with a predictor that
+replays them, so the network costs nothing and every other stage is timed:
+reading + resampling (Mpx/s of working pixels), the instance step (Mpx/s of
+level-0 pixels), outlines + measurements (nuclei/s) and the second pass (ids,
+GeoJSON, table, label image: nuclei/s). Inputs: the 14 MoNuSeg 2018 test
+tiles (dense tissue, 0.25 um/px) and the sample Aperio slide (20x, resampled
+to 0.25 um/px). Threads are limited to one (torch, OpenMP, BLAS).
+
+Part 2, **ratio** (all cores): the model's bare forward pass over the 14 test
+tiles (each reflect-padded to 1024 and cut into four 512 px tiles, batch 4)
+against the wall time of ``wsinuc segment <14 tiles> --mpp 0.25`` in a fresh
+process (start-up, model load and every output included), in the same run.
+
+Example::
+
+    python benchmarks/engine_overhead.py --parts replay,ratio
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import DEFAULT_WORK, RESULTS_DIR, console, device_info, print_table, rate, versions, write_result
+
+BUDGETS = {"read_resample_mpx_s": 50.0, "instances_mpx_s": 20.0, "polygons_measure_nuclei_s": 20000.0,
+           "pass2_nuclei_s": 100000.0}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=None, help="data root (default: $WSINUC_DATA)")
+    parser.add_argument("--model", default="cascade-lite", help="bundled model name or weights stem")
+    parser.add_argument("--parts", default="replay,ratio", help="comma list of replay, ratio")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="cache and scratch folder")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--label", default="cascade-lite")
+    return parser.parse_args(argv)
+
+
+class RecordingPredictor:
+    """Wraps the real predictor; remembers each input block's probabilities by content hash."""
+
+    def __init__(self, predictor) -> None:
+        self.predictor, self.table = predictor, {}
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        prob = self.predictor.predict(batch)
+        for block, map_ in zip(batch, prob):
+            self.table[_digest(block)] = map_
+        return prob
+
+
+class ReplayPredictor:
+    """Returns the recorded probabilities of each input block (the network costs nothing)."""
+
+    def __init__(self, table: dict) -> None:
+        self.table = table
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return np.stack([self.table[_digest(block)] for block in batch])
+
+
+def _digest(block: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(block).tobytes(), digest_size=16).hexdigest()
+
+
+def _inputs(data_root: Path) -> dict[str, tuple[list[Path], float | None]]:
+    tiles = sorted((data_root / "monuseg" / "test" / "images").glob("*.tif"))
+    return {"monuseg-test-14": (tiles, 0.25), "sample-slide-20x": ([data_root / "slides" / "CMU-1-Small-Region.svs"], None)}
+
+
+def _config(model: str, mpp: float | None):
+    from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
+
+    return SegmentConfig(tiling=TilingConfig(tissue=mpp is None),
+                         inference=InferenceConfig(model=model, device="cpu", mpp=mpp),
+                         output=OutputConfig(overwrite=True, outputs=("geojson", "zarr", "table")),
+                         run=RunConfig(progress=False))
+
+
+def _run_all(slides: list[Path], out: Path, config, predictor) -> list[dict]:
+    from wsinuc.engine import chunk_task, segment_slides
+
+    original = chunk_task.cached_predictor
+    chunk_task.cached_predictor = lambda *args, **kwargs: predictor
+    try:
+        return list(segment_slides(slides, out, config))
+    finally:
+        chunk_task.cached_predictor = original
+
+
+def replay(args: argparse.Namespace, data_root: Path) -> dict:
+    """Part 1: per-stage rates on one core, with recorded probabilities replayed."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from wsinuc.inference.model_cache import cached_predictor
+
+    results = {}
+    for name, (slides, mpp) in _inputs(data_root).items():
+        config = _config(args.model, mpp)
+        with tempfile.TemporaryDirectory(dir=args.work) as scratch:
+            recorder = RecordingPredictor(cached_predictor(args.model, "cpu", 1))
+            _run_all(slides, Path(scratch) / "record", config, recorder)
+            torch.set_num_threads(1)
+            with threadpool_limits(1):
+                records = _run_all(slides, Path(scratch) / "replay", config, ReplayPredictor(recorder.table))
+            torch.set_num_threads(max(1, torch.get_num_threads()))
+        results[name] = _stage_rates(records)
+    return results
+
+
+def _stage_rates(records: list[dict]) -> dict:
+    sums: dict[str, float] = {}
+    for record in records:
+        for stage, seconds in record["timings_s"]["stage_sums"].items():
+            sums[stage] = sums.get(stage, 0.0) + seconds
+        for stage, seconds in record["timings_s"].get("pass2_parts", {}).items():
+            sums["pass2_" + stage] = sums.get("pass2_" + stage, 0.0) + seconds
+    nuclei = sum(r["counts"]["nuclei"] for r in records)
+    level0_mpx = sum(r["counts"]["valid_megapixels"] for r in records)
+    working_mpx = sum(r["counts"]["working_megapixels"] for r in records)
+    pass2 = sum(r["timings_s"]["pass2_outputs"] for r in records)
+    return {
+        "slides": len(records), "nuclei": nuclei, "level0_megapixels": level0_mpx,
+        "working_megapixels": working_mpx, "stage_seconds": sums, "pass2_seconds": pass2,
+        "read_resample_mpx_s": rate(working_mpx, sums.get("read", 0.0)),
+        "instances_mpx_s": rate(level0_mpx, sums.get("postprocess", 0.0)),
+        "polygons_measure_nuclei_s": rate(nuclei, sums.get("polygons", 0.0) + sums.get("measure", 0.0)),
+        "chunk_write_nuclei_s": rate(nuclei, sums.get("write", 0.0)),
+        "pass2_nuclei_s": rate(nuclei, pass2),
+    }
+
+
+def ratio(args: argparse.Namespace, data_root: Path) -> dict:
+    """Part 2: bare forward pass (512 px tiles, batch 4) vs ``wsinuc segment`` wall, all cores."""
+    from wsinuc.datasets.image_io import read_rgb
+    from wsinuc.inference.model_cache import cached_predictor
+
+    slides, _ = _inputs(data_root)["monuseg-test-14"]
+    with tempfile.TemporaryDirectory(dir=args.work) as scratch:
+        command = [str(Path(sys.executable).with_name("wsinuc")), "segment", *map(str, slides), "--mpp", "0.25",
+                   "--out", str(Path(scratch) / "out"), "--quiet", "--model", args.model, "--device", "cpu"]
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        segment_s = time.perf_counter() - started
+    tiles = np.concatenate([_quarter(read_rgb(path)) for path in slides])
+    predictor = cached_predictor(args.model, "cpu", 4)
+    predictor.predict(tiles[:4])
+    started = time.perf_counter()
+    predictor.predict(tiles)
+    model_s = time.perf_counter() - started
+    return {"tiles": len(tiles), "tile_side": 512, "batch_size": 4, "model_only_s": model_s,
+            "segment_wall_s": segment_s, "model_share_of_segment": model_s / segment_s,
+            "command": " ".join(["wsinuc", *command[1:]])}
+
+
+def _quarter(image: np.ndarray) -> np.ndarray:
+    padded = np.pad(image, ((0, 1024 - image.shape[0]), (0, 1024 - image.shape[1]), (0, 0)), mode="reflect")
+    return np.stack([padded[y : y + 512, x : x + 512] for y in (0, 512) for x in (0, 512)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    from wsinuc.datasets.paths import default_data_root
+
+    args = parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    data_root = Path(args.data or default_data_root())
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    record = {"benchmark": "engine_overhead", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+              "device": device_info("cpu"), "versions": versions(), "budgets_per_core": BUDGETS}
+    if "replay" in parts:
+        record["replay_one_core"] = replay(args, data_root)
+        for name, rates in record["replay_one_core"].items():
+            print_table(f"{name}: one core, network replayed", _rows(rates))
+    if "ratio" in parts:
+        record["ratio"] = result = ratio(args, data_root)
+        print_table("bare forward vs wsinuc segment (all cores)", [
+            ("model only (56 x 512 px, batch 4)", f"{result['model_only_s']:.1f} s"),
+            ("wsinuc segment, wall", f"{result['segment_wall_s']:.1f} s"),
+            ("model share of segment wall", f"{result['model_share_of_segment']:.2f} (target >= 0.7)")])
+    console.print(f"wrote {write_result(record, args.results, 'engine_overhead', args.label)}")
+    return 0
+
+
+def _rows(rates: dict) -> list[tuple[str, str]]:
+    rows = [("slides / nuclei", f"{rates['slides']} / {rates['nuclei']}")]
+    for key, budget in BUDGETS.items():
+        unit = "Mpx/s" if key.endswith("mpx_s") else "nuclei/s"
+        rows.append((key.replace("_", " "), f"{rates[key]:,.1f} {unit} (budget {budget:,.0f})"))
+    rows.append(("chunk files written", f"{rates['chunk_write_nuclei_s']:,.0f} nuclei/s"))
+    rows.extend((f"  {stage} s", f"{seconds:.3f}") for stage, seconds in sorted(rates["stage_seconds"].items()))
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())

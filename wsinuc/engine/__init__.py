@@ -1,0 +1,17 @@
+"""The whole-slide engine: plan → chunk tasks on Dask → chunk store → merge into the outputs.
+
+Modules, in the order a slide goes through them:
+
+* :mod:`~wsinuc.engine.plan` - pixel sizes, model, working scale, the chunks and their batches;
+* :mod:`~wsinuc.engine.chunk_task` - what Dask runs: read, resample, one forward pass per batch;
+* :mod:`~wsinuc.engine.nuclei` - one chunk's probabilities → its owned nuclei, outlined and measured;
+* :mod:`~wsinuc.engine.store` - the per-chunk result files (the only code that knows their layout);
+* :mod:`~wsinuc.engine.merge` - pass 2: global ids, GeoJSON / table, label image;
+* :mod:`~wsinuc.engine.dask_glue` - local threads, processes or a cluster;
+* :mod:`~wsinuc.engine.record` - ``run.json`` and the resume fingerprint;
+* :mod:`~wsinuc.engine.run` - :func:`segment_slide`, wiring the above.
+"""
+
+from wsinuc.engine.run import Reporter, engine_client, segment_slide, segment_slides
+
+__all__ = ["Reporter", "engine_client", "segment_slide", "segment_slides"]

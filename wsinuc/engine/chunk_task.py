@@ -1,0 +1,163 @@
+"""The chunk task Dask runs: read → infer (one forward per batch of chunks) → nuclei → store.
+
+A task gets a few :class:`~wsinuc.tiling.Tile` objects of equal working shape
+(small, picklable) and the shared :class:`ChunkContext`; the model and the
+slide handle are opened once per worker and cached, never shipped through the
+task graph. The chunks of a task go through the network as one batch
+(``--batch-size`` chunks per forward pass); each chunk's result is saved in the
+run's :class:`~wsinuc.engine.store.ChunkStore` and a small summary returned.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from wsinuc.engine.nuclei import chunk_nuclei
+from wsinuc.engine.store import ChunkStore
+from wsinuc.errors import WsinucError
+from wsinuc.inference.model_cache import cached_predictor
+from wsinuc.slide.resample import to_level0, to_working, working_box
+from wsinuc.tiling import Tile
+
+_LOCAL = threading.local()
+
+
+@dataclass(frozen=True)
+class ChunkContext:
+    """What every chunk of one run shares.
+
+    Attributes
+    ----------
+    slide_path : str
+        The slide file.
+    mpp_override : float or None
+        ``--mpp`` given by the user, if any.
+    level0_mpp : float
+        Pixel size of level 0 (um/px), for measurements.
+    scale : float
+        Working pixels per level-0 pixel: ``level0_mpp / target_mpp`` on the slide's
+        resampling grid (:func:`wsinuc.slide.resample.grid_scale`; exactly 1.0 when
+        no resampling is needed).
+    model, device : str
+        Model name / weights path and device name (resolved in each worker).
+    batch_size : int
+        Chunks per forward pass (resolved: never 0).
+    precision : str
+        ``auto``, ``fp32`` or ``bf16`` (:mod:`wsinuc.models.precision`).
+    tta : bool
+        Test-time augmentation (the 8 flips / rotations, averaged).
+    postprocess : str
+        ``opening`` or ``watershed``.
+    threshold : float
+        Probability threshold.
+    work_dir : str
+        Folder of the run's chunk store.
+    """
+
+    slide_path: str
+    mpp_override: float | None
+    level0_mpp: float
+    scale: float
+    model: str
+    device: str
+    batch_size: int
+    precision: str
+    tta: bool
+    postprocess: str
+    threshold: float
+    work_dir: str
+
+
+def working_shape(tile: Tile, scale: float) -> tuple[int, int]:
+    """Shape of ``tile``'s valid block at the working resolution (chunks batch by it)."""
+    box = tile.valid_box
+    _, _, width, height = working_box(box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0, scale)
+    return height, width
+
+
+def run_batch(context: ChunkContext, tiles: Sequence[Tile]) -> list[dict]:
+    """Segment a batch of chunks of equal working shape and store each result.
+
+    1. Read each chunk's valid box at level 0 and resample it to the working
+       resolution on the slide's global working grid.
+    2. Predict nucleus probability for the whole batch in one forward pass.
+    3. Per chunk: probability back to level 0, nuclei, ownership, outlines,
+       measurements (:func:`wsinuc.engine.nuclei.chunk_nuclei`).
+    4. Save each chunk's result atomically (a finished file is its resume marker).
+
+    Returns
+    -------
+    list of dict
+        Per chunk: ``index``, ``count``, ``too_large``, ``megapixels`` and
+        per-stage ``seconds`` (the forward pass split evenly).
+    """
+    clock = time.perf_counter()
+    blocks = [_read_valid_block(context, tile) for tile in tiles]
+    working = np.stack([_to_working(context, tile, block) for tile, block in zip(tiles, blocks)])
+    read_s, clock = _lap(clock)
+    probs = _predict(context, working)
+    infer_s, clock = _lap(clock)
+    store, summaries = ChunkStore(context.work_dir), []
+    for tile, block, prob in zip(tiles, blocks, probs):
+        prob = _to_level0(context, tile, prob)
+        result, summary = chunk_nuclei(context, tile, block, prob)
+        write_clock = time.perf_counter()
+        store.save(tile, result)
+        summary["seconds"] |= {"read": read_s / len(tiles), "inference": infer_s / len(tiles),
+                               "write": time.perf_counter() - write_clock}
+        summary["working_megapixels"] = working[0].shape[0] * working[0].shape[1] / 1e6
+        summaries.append(summary)
+    return summaries
+
+
+def _lap(start: float) -> tuple[float, float]:
+    now = time.perf_counter()
+    return now - start, now
+
+
+def _slide(context: ChunkContext):
+    """The slide handle of this thread (opened once per worker thread)."""
+    from wsinuc.slide import open_slide
+
+    cache = getattr(_LOCAL, "slides", None)
+    if cache is None:
+        cache = _LOCAL.slides = {}
+    key = (context.slide_path, context.mpp_override)
+    if key not in cache:
+        cache[key] = open_slide(context.slide_path, mpp=context.mpp_override)
+    return cache[key]
+
+
+def _read_valid_block(context: ChunkContext, tile: Tile) -> np.ndarray:
+    box = tile.valid_box
+    height, width = box.shape
+    return _slide(context).read_region(box.x0, box.y0, width, height, 0)
+
+
+def _to_working(context: ChunkContext, tile: Tile, block: np.ndarray) -> np.ndarray:
+    box = tile.valid_box
+    return to_working(block, (box.x0, box.y0), context.scale)
+
+
+def _to_level0(context: ChunkContext, tile: Tile, prob: np.ndarray) -> np.ndarray:
+    box = tile.valid_box
+    wx0, wy0, _, _ = working_box(box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0, context.scale)
+    return to_level0(prob, (wx0, wy0), context.scale, (box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0))
+
+
+def _predict(context: ChunkContext, batch: np.ndarray) -> np.ndarray:
+    predictor = cached_predictor(context.model, context.device, context.batch_size, context.precision, context.tta)
+    return finite(predictor.predict(batch), context)
+
+
+def finite(prob: np.ndarray, context: ChunkContext) -> np.ndarray:
+    """``prob``, or a one-line error naming the model when the network returned NaN or inf."""
+    if not np.isfinite(prob).all():
+        raise WsinucError(f"{context.model}: the network returned NaN or infinite probabilities "
+                          f"(precision {context.precision}); its weights or this device are at fault")
+    return prob

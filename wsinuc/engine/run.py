@@ -1,0 +1,197 @@
+"""``segment_slide``: one slide through the engine, from plan to outputs.
+
+A run has two passes. Pass 1 runs the chunk tasks (batches of chunks) on Dask
+and leaves one result per chunk in ``<out>/<stem>/.work/`` (a
+:class:`~wsinuc.engine.store.ChunkStore`); those results make the run
+resumable. Pass 2 (:mod:`wsinuc.engine.merge`) numbers the nuclei and streams
+them into the outputs, each written under a temporary name and renamed when
+complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
+from dataclasses import replace
+from pathlib import Path
+
+from wsinuc.config import RunConfig, SegmentConfig
+from wsinuc.engine.chunk_task import run_batch
+from wsinuc.engine.dask_glue import dask_client, run_tasks
+from wsinuc.engine.merge import build_lookup, write_labels, write_vectors
+from wsinuc.engine.plan import THUMBNAIL_SIZE, RunPlan, batches, plan_run
+from wsinuc.engine.record import fingerprint, output_names, run_record
+from wsinuc.engine.store import ChunkStore
+from wsinuc.errors import OptionError, WsinucError
+from wsinuc.inference.predictor import resolve_device
+from wsinuc.instances import MEASUREMENT_COLUMNS
+from wsinuc.slide import open_slide
+from wsinuc.tiling import Tile
+from wsinuc.writers import GeoJSONWriter, LabelsZarrWriter, TableWriter, draw_overlay, save_png
+from wsinuc.writers.atomic import atomic_file, partial_dir_path, partial_file_path
+from wsinuc.writers.zarr_labels import markers_dir_path
+
+
+class Reporter:
+    """Progress hooks; the CLI subclasses this with a progress bar."""
+
+    def start(self, slide: Path, total: int, done: int) -> None:
+        """Called once before pass 1 with the chunk counts."""
+
+    def advance(self, summary: dict) -> None:
+        """Called after every finished chunk."""
+
+    def stop(self) -> None:
+        """Called after pass 1."""
+
+
+def segment_slide(
+    slide_path: str | Path, out_dir: str | Path, config: SegmentConfig = SegmentConfig(),
+    reporter: Reporter | None = None, *, client=None,
+) -> dict:
+    """Segment every nucleus of one slide and write the outputs.
+
+    1. Plan: pixel size, model, working scale, chunks (``--region``, tissue).
+    2. Prepare ``<out_dir>/<slide stem>/`` (refuse to clobber; check a resume).
+    3. Pass 1: run the batches of unfinished chunks on Dask.
+    4. Pass 2: number the nuclei and write GeoJSON, table, OME-Zarr, overlay.
+    5. Write ``run.json`` and remove the work folder.
+
+    Parameters
+    ----------
+    slide_path, out_dir : str or Path
+        The slide, and the folder that receives ``<slide stem>/``.
+    config : SegmentConfig
+        Every option of the run.
+    reporter : Reporter, optional
+        Progress hooks.
+    client : distributed.Client, optional
+        A Dask client to reuse (:func:`engine_client`); one is started otherwise.
+
+    Returns
+    -------
+    dict
+        The content of ``run.json``.
+    """
+    if client is None:
+        with engine_client(config) as own_client:
+            return segment_slide(slide_path, out_dir, config, reporter, client=own_client)
+    reporter = reporter or Reporter()
+    started = time.perf_counter()
+    plan = plan_run(Path(slide_path), Path(out_dir), config)
+    pending = _prepare_out_dir(plan, config)
+    reporter.start(Path(slide_path), len(plan.tiles), len(plan.tiles) - len(pending))
+    pass1 = time.perf_counter()
+    groups = batches(pending, plan.context.batch_size, plan.context.scale)
+    summaries = run_tasks(client, run_batch, plan.context, groups, lambda done: [reporter.advance(s) for s in done])
+    summaries = [summary for done in summaries for summary in done]
+    reporter.stop()
+    pass1 = time.perf_counter() - pass1
+    pass2 = time.perf_counter()
+    counts = _write_outputs(plan, config)
+    pass2 = time.perf_counter() - pass2
+    record = run_record(plan, config, summaries, counts, (pass1, pass2, time.perf_counter() - started))
+    with atomic_file(plan.out_dir / "run.json", "w") as handle:
+        json.dump(record, handle, indent=2, default=str)
+    shutil.rmtree(Path(plan.context.work_dir), ignore_errors=True)
+    return record
+
+
+def segment_slides(
+    slide_paths: Sequence[str | Path], out_dir: str | Path, config: SegmentConfig = SegmentConfig(),
+    reporter: Reporter | None = None,
+) -> Iterator[dict]:
+    """Segment several slides with one Dask client (and one model load per worker); yield each ``run.json``."""
+    with engine_client(config) as client:
+        for slide_path in slide_paths:
+            yield segment_slide(slide_path, out_dir, config, reporter, client=client)
+
+
+@contextlib.contextmanager
+def engine_client(config: SegmentConfig) -> Iterator:
+    """The Dask client of ``config.run``; ``auto``: 4 processes on CUDA, 1 thread on the CPU."""
+    run = config.run
+    cuda = resolve_device(config.inference.device).type == "cuda"
+    if run.scheduler == "auto":
+        run = replace(run, scheduler="processes" if cuda else "threads")
+    if not run.workers:
+        run = replace(run, workers=4 if cuda else 1)
+    with dask_client(run) as client:
+        yield client
+
+
+def _prepare_out_dir(plan: RunPlan, config: SegmentConfig) -> list[Tile]:
+    """Create or check the output folder; return the chunks still to run."""
+    out, work = plan.out_dir, Path(plan.context.work_dir)
+    stamp_content = fingerprint(plan, config)
+    existing = out.exists() and any(out.iterdir())
+    if config.output.overwrite and out.exists():
+        shutil.rmtree(out)
+    elif existing and not config.output.resume:
+        raise WsinucError(f"{out}: output folder is not empty; pass --resume to continue or --overwrite to replace it")
+    work.mkdir(parents=True, exist_ok=True)
+    stamp = work / "plan.json"
+    if config.output.resume and stamp.is_file():
+        if json.loads(stamp.read_text()) != json.loads(json.dumps(stamp_content)):
+            raise OptionError("--resume", f"{out}: the earlier run used other settings or another slide; use --overwrite")
+    elif config.output.resume and (out / "run.json").is_file():
+        raise OptionError("--resume", f"{out}: this run already finished; use --overwrite to redo it")
+    for name in output_names(config).values():
+        for path in (out / name, partial_file_path(out / name), partial_dir_path(out / name),
+                     markers_dir_path(out / name)):
+            _remove(path)
+    with atomic_file(stamp, "w") as handle:
+        json.dump(stamp_content, handle)
+    store = ChunkStore(work)
+    return [tile for tile in plan.tiles if not store.is_done(tile)]
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def _write_outputs(plan: RunPlan, config: SegmentConfig) -> dict:
+    store, names, out, tiles = ChunkStore(plan.context.work_dir), output_names(config), plan.out_dir, plan.tiles
+    parts: dict[str, float] = {}
+    clock = time.perf_counter()
+    lookup = build_lookup(store, tiles)
+    parts["ids"], clock = time.perf_counter() - clock, time.perf_counter()
+    if "geojson" in names or "table" in names:
+        geojson = GeoJSONWriter(out / names["geojson"]) if "geojson" in names else None
+        columns = ["label", *(c for c in MEASUREMENT_COLUMNS if c != "id")]
+        table = TableWriter(out / names["table"], columns=columns) if "table" in names else None
+        with geojson or nullcontext(), table or nullcontext():
+            write_vectors(store, tiles, lookup, geojson, table)
+    parts["vectors"], clock = time.perf_counter() - clock, time.perf_counter()
+    if "zarr" in names or "overlay" in names:
+        zarr_path = out / names.get("zarr", "labels.ome.zarr")
+        chunk = (plan.chunk_size, plan.chunk_size)
+        labels = LabelsZarrWriter.create(zarr_path, plan.slide_shape, mpp=plan.mpp, chunk=chunk)
+        write_labels(store, tiles, lookup, labels, plan.chunk_size)
+        labels.finalize()
+        parts["label_image"], clock = time.perf_counter() - clock, time.perf_counter()
+        if "overlay" in names:
+            _write_overlay(plan, zarr_path, out / names["overlay"])
+            parts["overlay"] = time.perf_counter() - clock
+        if "zarr" not in names:
+            shutil.rmtree(zarr_path)
+    return {"nuclei": len(lookup), "chunks": len(tiles), "pass2_parts": parts}
+
+
+def _write_overlay(plan: RunPlan, zarr_path: Path, path: Path) -> None:
+    import zarr
+
+    with open_slide(plan.context.slide_path, mpp=plan.context.mpp_override) as slide:
+        thumbnail = slide.thumbnail(THUMBNAIL_SIZE)
+    group = zarr.open_group(zarr_path, mode="r")
+    levels = sorted(group.array_keys(), key=int)
+    scale = thumbnail.shape[1] / plan.slide_shape[1]
+    level = max((lv for lv in levels if 2 ** int(lv) <= max(1.0, 1 / scale)), key=int)
+    save_png(path, draw_overlay(thumbnail, group[level][...]))
