@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from wsinuc.errors import OptionError
 
 ALL_OUTPUTS = ("geojson", "zarr", "table", "overlay")
-POSTPROCESS_METHODS = ("auto", "opening", "watershed")
+POSTPROCESS_METHODS = ("auto", "opening", "watershed", "seeded")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -88,9 +88,10 @@ class InferenceConfig:
         see :mod:`wsinuc.models.precision`).
     postprocess : str
         ``opening`` (the paper: erosion, dilation, connected components),
-        ``watershed`` (marker-controlled split of touching nuclei) or
-        ``auto``: the method recorded in the model card (chosen on
-        validation AJI), else ``opening``.
+        ``watershed`` (marker-controlled split of touching nuclei),
+        ``seeded`` (interior components grown into the nucleus mask; for
+        background / interior / boundary models) or ``auto``: the method
+        recorded in the model card (chosen on validation AJI), else ``opening``.
     threshold : float
         Probability above which a pixel is nucleus.
     tta : bool

@@ -194,3 +194,10 @@ def test_resume_with_another_precision_is_refused(tmp_path, small_slide, colour_
                     output=OutputConfig(outputs=("table",), resume=True))
     with pytest.raises(OptionError, match="--resume"):
         segment_slide(small_slide, tmp_path, other)
+
+
+def test_seeded_post_processing_needs_an_interior_boundary_model(tmp_path, small_slide, colour_model):
+    config = _config(colour_model, 512, outputs=("table",))
+    config = replace(config, inference=replace(config.inference, postprocess="seeded"))
+    with pytest.raises(OptionError, match="--postprocess"):
+        segment_slide(small_slide, tmp_path, config)

@@ -128,3 +128,29 @@ def test_tta_keeps_the_size_of_an_image_not_a_multiple_of_the_stride():
 def test_a_non_boolean_tta_names_the_option():
     with pytest.raises(OptionError, match="--tta"):
         Predictor(_model(), torch.device("cpu"), tta="yes")
+
+
+class _ThreeClass(torch.nn.Module):
+    """Background / interior / boundary logits from the colour channels (a fixed toy network)."""
+
+    def forward(self, x):
+        return torch.stack([x[:, 0] * 4 - 2, x[:, 1] * 3, x[:, 2] * 2 - 1], dim=1)
+
+
+@pytest.mark.parametrize("tta", [False, True])
+def test_three_class_models_give_interior_and_nucleus_probabilities(tta):
+    tiles = np.random.default_rng(3).integers(0, 256, (2, 40, 48, 3), dtype=np.uint8)
+    maps = Predictor(_ThreeClass(), torch.device("cpu"), batch_size=1, tta=tta).predict(tiles)
+    assert maps.shape == (2, 40, 48, 2) and maps.dtype == np.float32
+    x = tiles.astype(np.float64) / 255.0
+    logits = np.stack([x[..., 0] * 4 - 2, x[..., 1] * 3, x[..., 2] * 2 - 1], axis=-1)
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    np.testing.assert_allclose(maps[..., 0], probs[..., 1], atol=1e-5)
+    np.testing.assert_allclose(maps[..., 1], probs[..., 1] + probs[..., 2], atol=1e-5)
+
+
+def test_a_model_with_two_channels_is_refused():
+    from wsinuc.inference.predictor import probability_maps
+
+    with pytest.raises(ValueError, match="1 .* or 3"):
+        probability_maps(torch.zeros(1, 2, 4, 4))

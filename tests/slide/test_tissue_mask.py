@@ -87,3 +87,16 @@ def test_wrong_input_raises_value_error(bad: np.ndarray) -> None:
 def test_min_saturation_out_of_range_raises() -> None:
     with pytest.raises(ValueError, match="min_saturation"):
         tissue_mask(glass_with_square(), min_saturation=1.5)
+
+
+def test_saturation_and_value_match_skimage_hsv():
+    from skimage.color import rgb2hsv
+
+    from wsinuc.slide.tissue import saturation_value
+
+    rgb = np.random.default_rng(1).integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    rgb[0, :3] = 0
+    saturation, value = saturation_value(rgb)
+    hsv = rgb2hsv(rgb)
+    np.testing.assert_allclose(saturation, hsv[..., 1], atol=1e-6)
+    np.testing.assert_allclose(value, hsv[..., 2], atol=1e-6)

@@ -145,9 +145,14 @@ def _to_working(context: ChunkContext, tile: Tile, block: np.ndarray) -> np.ndar
 
 
 def _to_level0(context: ChunkContext, tile: Tile, prob: np.ndarray) -> np.ndarray:
+    """Working-resolution map(s) ``(h, w)`` or ``(h, w, m)`` → the level-0 valid box."""
     box = tile.valid_box
     wx0, wy0, _, _ = working_box(box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0, context.scale)
-    return to_level0(prob, (wx0, wy0), context.scale, (box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0))
+    level0_box = (box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0)
+    if prob.ndim == 2:
+        return to_level0(prob, (wx0, wy0), context.scale, level0_box)
+    return np.stack([to_level0(np.ascontiguousarray(prob[..., m]), (wx0, wy0), context.scale, level0_box)
+                     for m in range(prob.shape[-1])], axis=-1)
 
 
 def _predict(context: ChunkContext, batch: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ def write_vectors(store: ChunkStore, tiles: Sequence[Tile], lookup: KeyLookup, g
     """
     count = 0
     for tile in tiles:
-        result = store.load(tile)
+        result = store.vectors(tile)
         if not len(result):
             continue
         ids = apply_key_lookup(result.keys, lookup)

@@ -51,6 +51,8 @@ class RunPlan:
         Level-0 pixel size ``(x, y)``.
     card : dict
         The model card.
+    thumbnail : np.ndarray or None
+        The slide's thumbnail (read once for the tissue mask, reused for the overlay).
     """
 
     out_dir: Path
@@ -61,6 +63,7 @@ class RunPlan:
     slide_shape: tuple[int, int]
     mpp: tuple[float, float]
     card: dict
+    thumbnail: np.ndarray | None = None
 
 
 def plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan:
@@ -91,7 +94,8 @@ def plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan:
         postprocess=_postprocess(inference.postprocess, card), threshold=inference.threshold,
         work_dir=str(out_dir / slide_path.stem / WORK_DIR),
     )
-    return RunPlan(out_dir / slide_path.stem, context, tuple(tiles), chunk_size, halo, (height, width), mpp, card)
+    return RunPlan(out_dir / slide_path.stem, context, tuple(tiles), chunk_size, halo, (height, width), mpp, card,
+                   thumbnail)
 
 
 def working_scale(level0_mpp: float, target_mpp: float) -> float:

@@ -188,8 +188,10 @@ def _write_outputs(plan: RunPlan, config: SegmentConfig) -> dict:
 def _write_overlay(plan: RunPlan, zarr_path: Path, path: Path) -> None:
     import zarr
 
-    with open_slide(plan.context.slide_path, mpp=plan.context.mpp_override) as slide:
-        thumbnail = slide.thumbnail(THUMBNAIL_SIZE)
+    thumbnail = plan.thumbnail
+    if thumbnail is None:
+        with open_slide(plan.context.slide_path, mpp=plan.context.mpp_override) as slide:
+            thumbnail = slide.thumbnail(THUMBNAIL_SIZE)
     group = zarr.open_group(zarr_path, mode="r")
     levels = sorted(group.array_keys(), key=int)
     scale = thumbnail.shape[1] / plan.slide_shape[1]

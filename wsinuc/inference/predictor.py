@@ -86,7 +86,9 @@ class Predictor:
     Parameters
     ----------
     model : torch.nn.Module
-        Maps float (N, 3, H, W) RGB in [0, 1] to (N, 1, H, W) logits.
+        Maps float (N, 3, H, W) RGB in [0, 1] to logits: (N, 1, H, W) for a
+        nucleus / background model, (N, 3, H, W) for a background / interior /
+        boundary model (:func:`probability_maps`).
     device : torch.device
         Where the model runs; the model is moved there once.
     batch_size : int
@@ -127,8 +129,10 @@ class Predictor:
 
         Returns
         -------
-        ndarray, shape (N, H, W), float32
-            Probability in [0, 1] that each pixel belongs to a nucleus.
+        ndarray, float32
+            ``(N, H, W)``: probability in [0, 1] that each pixel belongs to a
+            nucleus; for a three-class model ``(N, H, W, 2)``: the probability
+            of nucleus interior and of nucleus (interior or boundary).
         """
         tiles = _validate_tiles(tiles)
         if self.tta:
@@ -140,11 +144,9 @@ class Predictor:
         return self.predict(np.asarray(image)[None])[0]
 
     def _predict_plain(self, tiles: np.ndarray) -> np.ndarray:
-        out = np.empty(tiles.shape[:3], dtype=np.float32)
-        for start in range(0, len(tiles), self.batch_size):
-            batch = tiles[start : start + self.batch_size]
-            out[start : start + len(batch)] = self._forward(batch)
-        return out
+        parts = [self._forward(tiles[start : start + self.batch_size])
+                 for start in range(0, len(tiles), self.batch_size)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _predict_tta(self, tiles: np.ndarray) -> np.ndarray:
         """Mean of the 8 D4 predictions, ``batch_size`` tiles (x 8 transforms) at a time.
@@ -155,12 +157,14 @@ class Predictor:
         """
         square = tiles.shape[1] == tiles.shape[2]
         groups = [tuple(range(8))] if square else [(0, 2, 4, 6), (1, 3, 5, 7)]
-        total = np.zeros(tiles.shape[:3], dtype=np.float32)
+        total = None
         for start in range(0, len(tiles), self.batch_size):
             chunk = tiles[start : start + self.batch_size]
             n = len(chunk)
             for group in groups:
                 probs = self._predict_plain(np.concatenate([d4_transform(chunk, k) for k in group]))
+                if total is None:
+                    total = np.zeros((len(tiles), *tiles.shape[1:3], *probs.shape[3:]), dtype=np.float32)
                 for i, k in enumerate(group):
                     total[start : start + n] += d4_inverse(probs[i * n : (i + 1) * n], k)
         return total / np.float32(len(D4))
@@ -177,8 +181,30 @@ class Predictor:
         tensor = tensor.contiguous(memory_format=torch.channels_last).float().div_(255.0)
         with autocast(self.precision, self.device):
             logits = self.model(tensor)
-        probs = torch.sigmoid(logits.float())[:, 0, :height, :width]
-        return probs.cpu().numpy()
+        maps = probability_maps(logits.float()[:, :, :height, :width])
+        return maps.cpu().numpy()
+
+
+def probability_maps(logits: torch.Tensor) -> torch.Tensor:
+    """Logits ``(N, C, H, W)`` → the maps the engine post-processes.
+
+    ``C = 1`` (nucleus / background, sigmoid): ``(N, H, W)`` nucleus
+    probability. ``C = 3`` (background / interior / boundary, softmax):
+    ``(N, H, W, 2)`` with the interior probability and the nucleus
+    probability (interior + boundary).
+
+    Raises
+    ------
+    ValueError
+        For any other number of channels.
+    """
+    channels = logits.shape[1]
+    if channels == 1:
+        return torch.sigmoid(logits[:, 0])
+    if channels == 3:
+        probs = torch.softmax(logits, dim=1)
+        return torch.stack([probs[:, 1], probs[:, 1] + probs[:, 2]], dim=-1)
+    raise ValueError(f"a model must return 1 (nucleus) or 3 (background, interior, boundary) channels, got {channels}")
 
 
 def _validate_tiles(tiles: np.ndarray) -> np.ndarray:

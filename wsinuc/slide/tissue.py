@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from skimage.color import rgb2hsv
 from skimage.filters import threshold_otsu
 from skimage.morphology import disk
 
@@ -81,14 +80,26 @@ def tissue_mask(
     if not 0.0 <= min_saturation <= 1.0:
         raise ValueError(f"min_saturation must be in [0, 1], got {min_saturation!r}")
     config = config or TissueMaskConfig()
-    hsv = rgb2hsv(thumbnail_rgb)
-    saturation, value = hsv[..., 1], hsv[..., 2]
+    saturation, value = saturation_value(thumbnail_rgb)
     threshold = saturation_threshold(saturation, min_saturation)
     mask = (saturation > threshold) & (value <= config.max_brightness)
     mask = close_mask(mask, config.closing_radius)
     min_size = max(1, round(config.min_object_fraction * mask.size))
     mask = remove_small_components(mask, min_size)
     return ~remove_small_components(~mask, min_size)
+
+
+def saturation_value(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """HSV saturation and value (0-1, float32) of uint8 RGB, as :func:`skimage.color.rgb2hsv` gives them.
+
+    Computed from the channel maximum and minimum only, without the hue, so
+    a 2048-px thumbnail takes milliseconds instead of half a second.
+    """
+    rgb = np.asarray(rgb)
+    high = rgb.max(axis=-1).astype(np.float32)
+    low = rgb.min(axis=-1).astype(np.float32)
+    saturation = np.divide(high - low, high, out=np.zeros_like(high), where=high > 0)
+    return saturation, high / np.float32(255.0)
 
 
 def close_mask(mask: np.ndarray, radius: int) -> np.ndarray:

@@ -149,6 +149,6 @@ def save_png(path: str | Path, image: np.ndarray) -> Path:
             f"image must be a 2-D or (h, w, 3) uint8 array, got {image.dtype} {image.shape}"
         )
     with atomic_file(path, "wb") as handle:
-        Image.fromarray(image).save(handle, format="PNG")
+        Image.fromarray(image).save(handle, format="PNG", compress_level=1)
     logger.info("wrote overlay %s", path)
     return Path(path)

@@ -1,0 +1,54 @@
+"""One chunk's maps → nuclei: the post-processing rules, including seeded for interior/boundary maps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wsinuc.engine.nuclei import SEED_EXPANSION, drop_larger_than, instances, opening_kernel
+from wsinuc.errors import OptionError
+
+
+class _Context:
+    def __init__(self, postprocess, scale=1.0):
+        self.postprocess, self.scale, self.threshold, self.model = postprocess, scale, 0.5, "toy"
+
+
+def _two_touching_nuclei():
+    """Interior and nucleus maps of two 15 x 15 squares that touch along one side."""
+    nucleus = np.zeros((40, 60), np.float32)
+    nucleus[10:25, 10:25] = nucleus[10:25, 25:40] = 1.0
+    interior = np.zeros_like(nucleus)
+    interior[12:23, 12:23] = interior[12:23, 27:38] = 1.0
+    return np.stack([interior, nucleus], axis=-1)
+
+
+def test_seeded_separates_touching_nuclei_and_fills_their_masks():
+    labels = instances(_Context("seeded"), _two_touching_nuclei())
+    assert labels.max() == 2
+    assert (labels > 0).sum() == 2 * 15 * 15
+    assert len(np.unique(labels[10:25, 10:25])) == 1 and len(np.unique(labels[10:25, 25:40])) == 1
+
+
+def test_opening_on_interior_boundary_maps_uses_the_nucleus_probability():
+    labels = instances(_Context("opening"), _two_touching_nuclei())
+    assert labels.max() == 1 and (labels > 0).sum() == 2 * 15 * 15
+
+
+def test_seeded_on_a_single_map_is_a_one_line_option_error():
+    with pytest.raises(OptionError, match="--postprocess"):
+        instances(_Context("seeded"), np.zeros((8, 8), np.float32))
+
+
+@pytest.mark.parametrize(("scale", "kernel"), [(1.0, 5), (2.0, 3), (0.5, 11)])
+def test_the_paper_kernel_is_five_working_pixels(scale, kernel):
+    assert opening_kernel(scale) == kernel
+
+
+def test_objects_wider_than_the_halo_are_dropped():
+    labels = np.zeros((20, 40), np.int32)
+    labels[2:5, 2:30] = 1
+    labels[10:14, 10:14] = 2
+    kept, dropped = drop_larger_than(labels, 10)
+    assert dropped == 1 and set(np.unique(kept)) == {0, 2}
+    assert SEED_EXPANSION >= 1
