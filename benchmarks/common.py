@@ -28,7 +28,7 @@ from wsinuc.config import PRECISIONS
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_WORK = Path(os.environ.get("WSINUC_BENCH_WORK", Path.home() / ".cache" / "wsinuc-bench"))
 REFERENCE_MPP = 0.25
-UNTRAINED_PRESETS = ("cascade", "cascade-lite")
+UNTRAINED_PRESETS = ("cascade", "cascade-lite", "cascade-ib", "cascade-ib-lite")
 console = Console()
 
 
@@ -64,13 +64,14 @@ def add_engine_arguments(parser: argparse.ArgumentParser, *, size: int | None, m
     parser.add_argument("--label", default=None, help="suffix of the result file name (default: model)")
     parser.add_argument("--model", default=model, help="bundled model name or weights path stem")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--chunk-size", type=int, default=1024, help="chunk core side, level-0 px")
-    parser.add_argument("--halo", type=int, default=128, help="context around each chunk, px")
-    parser.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass")
+    parser.add_argument("--chunk-size", type=int, default=1024, help="chunk core side, working px (0.25 um/px)")
+    parser.add_argument("--halo", type=int, default=128, help="context around each chunk, working px")
+    parser.add_argument("--batch-size", type=int, default=0, help="chunks per forward pass (0: 4 on CUDA, 1 on CPU)")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS,
                         help="auto (bf16 on CUDA, fp32 on CPU), fp32 or bf16")
     parser.add_argument("--workers", type=int, default=0, help="Dask workers (0: 4 on CUDA, 1 on CPU)")
-    parser.add_argument("--scheduler", default="threads", help="threads, processes or tcp://host:port")
+    parser.add_argument("--scheduler", default="auto",
+                        help="auto (processes on CUDA, threads on CPU), threads, processes or tcp://host:port")
 
 
 def ensure_slide(work: Path, size: int, seed: int = 0) -> Path:
@@ -123,7 +124,7 @@ def device_info(device: str) -> dict:
     """Resolved device, its human name and a file-name slug."""
     import torch
 
-    from wsinuc.inference import resolve_device
+    from wsinuc.device import resolve_device
 
     resolved = resolve_device(device)
     if resolved.type == "cuda":

@@ -92,7 +92,7 @@ def macs_per_pixel(model: torch.nn.Module, side: int = 256) -> float:
 def measure_model(name: str, args: argparse.Namespace, tiles, device: dict) -> list[dict] | None:
     """Parameters, MAC/px and model-only Mpx/s of one model in each precision (None when it cannot be resolved)."""
     from wsinuc.inference.model_cache import load_card_and_model
-    from wsinuc.models.precision import precision_label
+    from wsinuc.device import precision_label
 
     choice = choose_model(name, args.work)
     if choice is None:

@@ -86,9 +86,12 @@ def measure(args: argparse.Namespace, slide: Path, model: str, device: dict) -> 
     rss = peak_rss_mib() | {"process_tree_sampled": round(sampler.peak_mib, 1)}
     level0_mpp = float(np.mean(record["mpp"]))
     e2e_mpx = megapixels_at_reference(record["counts"]["megapixels"], level0_mpp)
-    side = args.chunk_size + 2 * args.halo
-    tiles = read_tiles(slide, side, args.batch_size * (args.model_batches + 1), args.seed)
-    only = model_only(model, args.device, args.batch_size, tiles, args.precision)
+    from wsinuc.engine.plan import auto_batch_size
+
+    side = -(-(args.chunk_size + 2 * args.halo) // 32) * 32
+    batch = args.batch_size or auto_batch_size(args.device)
+    tiles = read_tiles(slide, side, batch * (args.model_batches + 1), args.seed)
+    only = model_only(model, args.device, batch, tiles, args.precision)
     only_mpx = megapixels_at_reference(only["tiles"] * args.chunk_size**2 / 1e6, level0_mpp)
     e2e_rate, only_rate = rate(e2e_mpx, wall), rate(only_mpx, only["seconds"])
     return {

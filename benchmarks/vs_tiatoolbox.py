@@ -52,7 +52,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tia-loader-workers", type=int, default=-1,
                         help="TIAToolbox data-loader processes (-1: same as wsinuc's workers, 0 on CPU)")
     parser.add_argument("--quality-block", type=int, default=4096, help="block side of the nucleus matching, px")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.batch_size:
+        from wsinuc.engine.plan import auto_batch_size
+
+        args.batch_size = auto_batch_size(args.device)  # chunks per forward = TIAToolbox patches per batch
+    return args
 
 
 def tissue_of(slide: Path):
@@ -70,7 +75,7 @@ def warm_up(args: argparse.Namespace, model: str) -> None:
 
     from wsinuc.inference.model_cache import cached_predictor
 
-    side = args.chunk_size + 2 * args.halo
+    side = -(-(args.chunk_size + 2 * args.halo) // 32) * 32
     cached_predictor(model, args.device, args.batch_size).predict(np.full((1, side, side, 3), 200, np.uint8))
 
 
@@ -96,7 +101,7 @@ def run_tia(args: argparse.Namespace, slide: Path, model: str, wsinuc_run: dict,
     """
     from wsinuc.benchmark.tiatoolbox_engine import TiaRunConfig, run_tiatoolbox
     from wsinuc.inference.model_cache import load_card_and_model
-    from wsinuc.inference.predictor import resolve_device
+    from wsinuc.device import resolve_device
 
     network, _ = load_card_and_model(model, args.device)
     on_cuda = resolve_device(args.device).type == "cuda"

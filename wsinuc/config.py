@@ -85,7 +85,7 @@ class InferenceConfig:
     precision : str
         ``auto`` (bf16 autocast on CUDA, float32 on the CPU), ``fp32``, or
         ``bf16`` (also on the CPU: about 2x faster on CPUs with native bf16;
-        see :mod:`wsinuc.models.precision`).
+        see :mod:`wsinuc.device`).
     postprocess : str
         ``opening`` (the paper: erosion, dilation, connected components),
         ``watershed`` (marker-controlled split of touching nuclei),

@@ -13,7 +13,8 @@ from wsinuc.benchmark.monuseg import MonusegConfig, evaluate_model, split_ids, s
 from wsinuc.cli.app import app
 from wsinuc.datasets import list_monuseg_ids, load_monuseg_image
 from wsinuc.errors import OptionError
-from wsinuc.inference import Predictor, resolve_device
+from wsinuc.device import resolve_device
+from wsinuc.inference import Predictor
 from wsinuc.engine.nuclei import drop_larger_than
 from wsinuc.instances import probability_to_instances
 from wsinuc.metrics import aggregated_jaccard_index

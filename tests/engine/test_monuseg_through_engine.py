@@ -7,7 +7,8 @@ from engine_files import read_labels
 
 from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
 from wsinuc.datasets import list_monuseg_ids, load_monuseg_image
-from wsinuc.inference import Predictor, resolve_device
+from wsinuc.device import resolve_device
+from wsinuc.inference import Predictor
 from wsinuc.engine.nuclei import drop_larger_than
 from wsinuc.instances import probability_to_instances
 from wsinuc.metrics import match_instances

@@ -201,3 +201,18 @@ def test_seeded_post_processing_needs_an_interior_boundary_model(tmp_path, small
     config = replace(config, inference=replace(config.inference, postprocess="seeded"))
     with pytest.raises(OptionError, match="--postprocess"):
         segment_slide(small_slide, tmp_path, config)
+
+
+def test_an_interior_boundary_model_runs_through_the_engine_with_seeded_instances(tmp_path, small_slide):
+    from wsinuc.models import create_model, save_weights
+
+    stem = tmp_path / "ib"
+    card = {"name": "ib", "mpp": 0.25, "postprocess": "seeded", "seeded": {"min_seed_size": 8, "max_expansion": 4}}
+    save_weights(create_model("cascade-ib-lite"), stem, card)
+    config = replace(_config(stem, 512, outputs=("zarr", "table")),
+                     tiling=TilingConfig(chunk_size=512, halo=96, region=(0, 0, 512, 512)))
+    record = segment_slide(small_slide, tmp_path / "out", config)
+    assert record["counts"]["chunks"] == 1
+    assert (tmp_path / "out" / small_slide.stem / "labels.ome.zarr").is_dir()
+    assert record["config"]["inference"]["postprocess"] == "auto"
+    assert record["postprocess"] == "seeded"

@@ -59,7 +59,7 @@ class MonusegConfig:
     postprocess : str
         ``opening`` (the paper) or ``watershed``.
     precision : str
-        ``auto``, ``fp32`` or ``bf16`` (:mod:`wsinuc.models.precision`).
+        ``auto``, ``fp32`` or ``bf16`` (:mod:`wsinuc.device`).
     chunk_size, halo : int
         Chunk grid of the ``engine`` protocol, in pixels.
     limit : int or None

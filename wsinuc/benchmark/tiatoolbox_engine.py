@@ -30,7 +30,8 @@ from tiatoolbox.models.engine.io_config import IOSegmentorConfig
 from tiatoolbox.models.engine.semantic_segmentor import SemanticSegmentor
 from tiatoolbox.models.models_abc import ModelABC
 
-from wsinuc.inference import Predictor, resolve_device
+from wsinuc.device import resolve_device
+from wsinuc.inference import Predictor
 from wsinuc.engine.nuclei import drop_larger_than
 from wsinuc.instances import probability_to_instances
 from wsinuc.metrics import match_instances

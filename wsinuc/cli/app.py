@@ -146,18 +146,27 @@ def segment(
     console.print("Open in QuPath: drag the slide in, then drag nuclei.geojson onto it (File > Import objects).")
 
 
+def _train_batch_size(value: str) -> int:
+    """``--batch-size``: a positive integer, or ``auto`` (8 until probed on CUDA)."""
+    if value == "auto":
+        return 8
+    if not value.isdigit() or int(value) < 1:
+        raise OptionError("--batch-size", f"must be a positive integer or auto, got {value!r}")
+    return int(value)
+
+
 @app.command()
 @reports_errors
 def train(
     data: Annotated[Optional[Path], typer.Option(help="Folder with monuseg/ and tnbc/ (default: $WSINUC_DATA or ../shared/data).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (logs, checkpoints, weights).")] = Path("training-runs"),
-    preset: Annotated[str, typer.Option(help="cascade (paper widths) or cascade-lite.")] = "cascade-lite",
+    preset: Annotated[str, typer.Option(help="cascade (paper widths), cascade-lite, or their interior/boundary variants cascade-ib, cascade-ib-lite.")] = "cascade-lite",
     baseline: Annotated[Optional[str], typer.Option(help="Train one comparison model instead of the cascade: unet, attention_unet, vgg16_unet (paper widths) or their -lite versions.")] = None,
     pretrain_epochs: Annotated[int, typer.Option(help="Stage-1 pre-training epochs on TNBC (0 skips).")] = 10,
     epochs: Annotated[int, typer.Option(help="MoNuSeg epochs of each stage (and of each fold model).")] = 30,
     folds: Annotated[int, typer.Option(help="Folds for out-of-fold stage-1 inputs of stage 2.")] = 3,
     stage2_input: Annotated[str, typer.Option(help="out-of-fold or stage1-final.")] = "out-of-fold",
-    batch_size: Annotated[int, typer.Option(help="Patches per step.")] = 8,
+    batch_size: Annotated[str, typer.Option(help="Patches per step, or auto: on CUDA the largest power of two that fits half the free memory (8 on the CPU).")] = "8",
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 1e-3,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch.")] = None,
@@ -169,7 +178,10 @@ def train(
     max_minutes: Annotated[Optional[float], typer.Option(help="Wall-clock budget of the whole command: each run shortens its epoch count to its share (for lent GPUs).")] = None,
     val_every: Annotated[int, typer.Option(help="Validate every N epochs (the last epoch always).")] = 1,
     loader_threads: Annotated[int, typer.Option(help="Threads preparing augmented batches.")] = 2,
+    data_on_device: Annotated[str, typer.Option(help="auto (on for CUDA, off for the CPU), on or off: keep the training set on the device and crop/flip/jitter batches there.")] = "auto",
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoints in --out.")] = False,
+    boundary_width: Annotated[int, typer.Option(help="cascade-ib*: boundary band width of the stage-2 targets, working px (0.25 um/px).")] = 2,
+    boundary_weight: Annotated[float, typer.Option(help="cascade-ib*: loss weight of boundary pixels.")] = 3.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log one line per epoch.")] = False,
 ) -> None:
     """Train the cascade (or, with --baseline, one comparison model) with the paper's protocol: TNBC pre-training, MoNuSeg fine-tuning."""
@@ -183,10 +195,12 @@ def train(
     if verbose:
         logging.getLogger("wsinuc").setLevel(logging.INFO)
     config = TrainConfig(
-        batch_size=batch_size, lr=lr, device=device, num_threads=threads, seed=seed,
+        batch_size=_train_batch_size(batch_size), auto_batch_size=batch_size == "auto",
+        data_on_device=data_on_device, lr=lr, device=device, num_threads=threads, seed=seed,
         precision=precision, max_steps_per_epoch=max_steps, resume=resume, stage2_input=stage2_input,
         teacher=teacher, distill_weight=distill_weight, val_every=val_every,
         loader_threads=loader_threads, progress=not verbose,
+        boundary_width=boundary_width, boundary_weight=boundary_weight,
         time_budget_s=None if max_minutes is None else max_minutes * 60.0,
     )
     if baseline is not None:

@@ -48,13 +48,16 @@ class ChunkContext:
     batch_size : int
         Chunks per forward pass (resolved: never 0).
     precision : str
-        ``auto``, ``fp32`` or ``bf16`` (:mod:`wsinuc.models.precision`).
+        ``auto``, ``fp32`` or ``bf16`` (:mod:`wsinuc.device`).
     tta : bool
         Test-time augmentation (the 8 flips / rotations, averaged).
     postprocess : str
         ``opening`` or ``watershed``.
     threshold : float
         Probability threshold.
+    seed_area, seed_expansion : int
+        ``seeded`` post-processing: smallest interior seed kept (pixels) and most
+        rings a seed grows by, in working pixels (from the model card).
     work_dir : str
         Folder of the run's chunk store.
     """
@@ -70,6 +73,8 @@ class ChunkContext:
     tta: bool
     postprocess: str
     threshold: float
+    seed_area: int
+    seed_expansion: int
     work_dir: str
 
 

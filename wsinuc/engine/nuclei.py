@@ -73,9 +73,9 @@ def _lap(start: float) -> tuple[float, float]:
 
 
 SEED_MIN_AREA = 8
-"""Smallest interior seed kept by ``seeded``, in working pixels (0.5 um² at 0.25 um/px)."""
+"""Smallest interior seed kept by ``seeded`` when the card says none, in working pixels (0.5 um²)."""
 SEED_EXPANSION = 4
-"""Most 4-neighbour rings a seed grows by under ``seeded``, in working pixels (a 2-3 px boundary band)."""
+"""Most rings a seed grows by under ``seeded`` when the card says none, in working pixels (2 px boundary)."""
 
 
 def opening_kernel(scale: float) -> int:
@@ -99,8 +99,8 @@ def instances(context, prob: np.ndarray) -> np.ndarray:
             raise OptionError("--postprocess", f"seeded needs a model with interior and boundary outputs; "
                                                f"{context.model} predicts nucleus probability only")
         return seeded_instances(prob[..., 0], prob[..., 1], threshold=context.threshold,
-                                min_seed_size=max(1, round(SEED_MIN_AREA / context.scale**2)),
-                                max_expansion=max(1, math.ceil(SEED_EXPANSION / context.scale)))
+                                min_seed_size=max(1, round(context.seed_area / context.scale**2)),
+                                max_expansion=max(1, math.ceil(context.seed_expansion / context.scale)))
     nucleus = prob[..., 1] if prob.ndim == 3 else prob
     if context.postprocess == "watershed":
         return watershed_instances(nucleus, threshold=context.threshold, kernel_size=kernel)

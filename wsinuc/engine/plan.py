@@ -18,9 +18,10 @@ import numpy as np
 
 from wsinuc.config import SegmentConfig
 from wsinuc.engine.chunk_task import ChunkContext, working_shape
+from wsinuc.engine.nuclei import SEED_EXPANSION, SEED_MIN_AREA
 from wsinuc.errors import OptionError
 from wsinuc.inference.model_cache import load_card_and_model, resolve_model_name
-from wsinuc.inference.predictor import resolve_device
+from wsinuc.device import resolve_device
 from wsinuc.slide import open_slide, require_mpp, tissue_mask
 from wsinuc.slide.resample import grid_scale
 from wsinuc.tiling import Box, Tile, crop_to_region, plan_tiles, select_tiles
@@ -92,6 +93,8 @@ def plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan:
         model=model, device=inference.device, batch_size=inference.batch_size or auto_batch_size(inference.device),
         precision=inference.precision, tta=inference.tta,
         postprocess=_postprocess(inference.postprocess, card), threshold=inference.threshold,
+        seed_area=int(card.get("seeded", {}).get("min_seed_size", SEED_MIN_AREA)),
+        seed_expansion=int(card.get("seeded", {}).get("max_expansion", SEED_EXPANSION)),
         work_dir=str(out_dir / slide_path.stem / WORK_DIR),
     )
     return RunPlan(out_dir / slide_path.stem, context, tuple(tiles), chunk_size, halo, (height, width), mpp, card,

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from wsinuc import __version__
 from wsinuc.config import SegmentConfig
-from wsinuc.inference.predictor import resolve_device
-from wsinuc.models.precision import precision_label
+from wsinuc.device import precision_label, resolve_device
 from wsinuc.models.weights import weights_sha256
 
 log = logging.getLogger(__name__)
@@ -62,6 +61,7 @@ def run_record(plan, config: SegmentConfig, summaries: list, counts: dict, walls
         "model": plan.context.model,
         "weights_sha256": weights_sha256(plan.card),
         "working_mpp": plan.context.level0_mpp / plan.context.scale,
+        "postprocess": plan.context.postprocess,
         "level0_chunk_size": plan.chunk_size,
         "level0_halo": plan.halo,
         "precision": precision_label(plan.context.precision, resolve_device(plan.context.device)),

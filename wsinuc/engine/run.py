@@ -27,7 +27,7 @@ from wsinuc.engine.plan import THUMBNAIL_SIZE, RunPlan, batches, plan_run
 from wsinuc.engine.record import fingerprint, output_names, run_record
 from wsinuc.engine.store import ChunkStore
 from wsinuc.errors import OptionError, WsinucError
-from wsinuc.inference.predictor import resolve_device
+from wsinuc.device import resolve_device
 from wsinuc.instances import MEASUREMENT_COLUMNS
 from wsinuc.slide import open_slide
 from wsinuc.tiling import Tile

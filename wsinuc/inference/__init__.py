@@ -1,5 +1,5 @@
-"""Model inference on tile batches (no I/O)."""
+"""Model inference on tile batches (no I/O): the predictor and the per-worker model cache."""
 
-from wsinuc.inference.predictor import Predictor, resolve_device
+from wsinuc.inference.predictor import Predictor
 
-__all__ = ["Predictor", "resolve_device"]
+__all__ = ["Predictor"]

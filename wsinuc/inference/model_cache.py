@@ -9,7 +9,8 @@ from typing import Any
 
 import torch
 
-from wsinuc.inference.predictor import Predictor, resolve_device
+from wsinuc.device import resolve_device
+from wsinuc.inference.predictor import Predictor
 from wsinuc.models.weights import bundled_weights_dir, list_bundled_weights, load_weights, saved_weights_exist
 from wsinuc.models.weights import weights_not_found
 

@@ -20,7 +20,7 @@ import torch
 
 from wsinuc.config import validate_precision
 from wsinuc.errors import OptionError
-from wsinuc.models.precision import autocast
+from wsinuc.device import autocast
 
 STRIDE = 32
 #: The dihedral group D4 as (quarter turns, mirror first): index k = turns + 4 * mirror.
@@ -53,28 +53,6 @@ def _d4_element(k: int, array: np.ndarray) -> tuple[int, bool]:
     return D4[int(k)]
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """Return the torch device for ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-
-    Raises
-    ------
-    OptionError
-        When CUDA is asked for but not available, or the name is unknown.
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise OptionError("--device", f"{name!r} asked for but no CUDA device is available")
-        device = torch.device(name)
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise OptionError("--device", f"{name!r}: only {torch.cuda.device_count()} CUDA device(s)")
-        return device
-    raise OptionError("--device", f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
-
-
 def _pad_amount(size: int) -> int:
     return (-size) % STRIDE
 
@@ -95,7 +73,7 @@ class Predictor:
         Tiles per forward pass.
     precision : {"auto", "fp32", "bf16"}
         ``"auto"``: bfloat16 autocast on CUDA, float32 on the CPU; ``"bf16"``
-        also on the CPU (:mod:`wsinuc.models.precision`).
+        also on the CPU (:mod:`wsinuc.device`).
     tta : bool
         Test-time augmentation: the mean probability of the 8 flips and
         rotations of each tile (8 forward passes' worth of work; transforms

@@ -15,14 +15,16 @@ from wsinuc.models.layers import validate_input
 
 
 class Cascade(nn.Module):
-    """Chain two segmentation networks; (N, 3, H, W) in [0, 1] -> (N, 1, H, W) logits.
+    """Chain two segmentation networks; (N, 3, H, W) in [0, 1] -> stage 2's logits.
 
     Parameters
     ----------
     stage1 : torch.nn.Module
         Maps (N, 3, H, W) to (N, 1, H, W) logits.
     stage2 : torch.nn.Module
-        Maps (N, 4, H, W) (RGB + stage-1 probability) to (N, 1, H, W) logits.
+        Maps (N, 4, H, W) (RGB + stage-1 probability) to (N, 1, H, W) logits,
+        or (N, 3, H, W) background / interior / boundary logits (the
+        interior/boundary variant; stage 1 stays binary).
     """
 
     def __init__(self, stage1: nn.Module, stage2: nn.Module) -> None:
@@ -35,7 +37,7 @@ class Cascade(nn.Module):
         )
 
     def forward_stages(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(stage1_logits, stage2_logits)``, each (N, 1, H, W)."""
+        """Return ``(stage1_logits, stage2_logits)``: (N, 1, H, W) and (N, 1 or 3, H, W)."""
         validate_input(x, self.in_channels, self.input_multiple)
         stage1_logits = self.stage1(x)
         probability = torch.sigmoid(stage1_logits).to(x.dtype)

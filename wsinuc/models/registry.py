@@ -4,7 +4,10 @@ Names: ``"unet"`` (stage 1, weighted U-Net), ``"vgg16_unet"`` (stage 2
 alone), ``"attention_unet"`` (baseline), ``"cascade"`` (both stages) and
 ``"colour_threshold"`` (per-pixel colour classifier: baseline and test stand-in).
 :data:`PRESETS` adds named configurations: ``"cascade"`` (paper widths) and
-``"cascade-lite"`` (narrow and several times faster). The resolved
+``"cascade-lite"`` (narrow and several times faster), and their
+interior/boundary variants ``"cascade-ib"`` and ``"cascade-ib-lite"``, whose
+stage 2 returns three logits (background, interior, boundary; ``classes=3``;
+``"vgg16_unet"`` and ``"cascade"`` take ``classes``, default 1). The resolved
 arguments are stored on the model as ``model.wsinuc_config`` so that
 ``create_model(**model.wsinuc_config)`` rebuilds the same architecture; this
 is what :mod:`wsinuc.models.weights` saves beside the tensors.
@@ -40,8 +43,9 @@ def _build_vgg16_unet(
     encoder: str = "vgg16",
     width: int = 64,
     decoder_channels: Sequence[int] = DEFAULT_DECODER_CHANNELS,
+    classes: int = 1,
 ) -> nn.Module:
-    return vgg_unet(in_channels, encoder, decoder_channels, width)
+    return vgg_unet(in_channels, encoder, decoder_channels, width, classes)
 
 
 def _build_cascade(
@@ -50,9 +54,10 @@ def _build_cascade(
     stage2_encoder: str = "vgg16",
     stage2_width: int = 64,
     stage2_decoder_channels: Sequence[int] = DEFAULT_DECODER_CHANNELS,
+    classes: int = 1,
 ) -> nn.Module:
     stage1 = UNet(3, stage1_width, stage1_depth)
-    stage2 = vgg_unet(4, stage2_encoder, stage2_decoder_channels, stage2_width)
+    stage2 = vgg_unet(4, stage2_encoder, stage2_decoder_channels, stage2_width, classes)
     return Cascade(stage1, stage2)
 
 
@@ -87,6 +92,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "stage2_decoder_channels": [64, 32, 16, 16, 16],
     },
 }
+# The interior/boundary variant: stage 2 predicts background / interior / boundary.
+PRESETS["cascade-ib"] = {**PRESETS["cascade"], "classes": 3}
+PRESETS["cascade-ib-lite"] = {**PRESETS["cascade-lite"], "classes": 3}
 
 
 def create_model(name: str, **cfg: Any) -> nn.Module:
@@ -105,7 +113,8 @@ def create_model(name: str, **cfg: Any) -> nn.Module:
     -------
     torch.nn.Module
         Freshly initialised network (train mode) mapping (N, 3, H, W) RGB in
-        [0, 1] to (N, 1, H, W) logits, with ``wsinuc_config`` set.
+        [0, 1] to (N, 1, H, W) logits (``(N, 3, H, W)`` with ``classes=3``),
+        with ``wsinuc_config`` set.
 
     Raises
     ------

@@ -37,13 +37,14 @@ DEFAULT_DECODER_CHANNELS = (256, 128, 64, 32, 16)
 VGG16_CONVS_PER_STAGE = (2, 2, 3, 3, 3)
 VGG16_WIDTH_FACTORS = (1, 2, 4, 8, 8)
 INPUT_MULTIPLE = 32
+OUTPUT_CLASSES = (1, 3)
 
 
 class SmpUnet(nn.Module):
-    """``smp.Unet`` with internal input normalisation; (N, C, H, W) -> (N, 1, H, W) logits."""
+    """``smp.Unet`` with internal input normalisation; (N, C, H, W) -> (N, classes, H, W) logits."""
 
     def __init__(
-        self, in_channels: int, encoder: str, decoder_channels: Sequence[int]
+        self, in_channels: int, encoder: str, decoder_channels: Sequence[int], classes: int = 1
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
@@ -53,7 +54,7 @@ class SmpUnet(nn.Module):
             encoder,
             encoder_weights=None,
             in_channels=in_channels,
-            classes=1,
+            classes=classes,
             decoder_channels=tuple(decoder_channels),
         )
 
@@ -109,9 +110,11 @@ class NearestUpBlock(nn.Module):
 
 
 class VggLiteUnet(nn.Module):
-    """Width-scalable VGG16 U-Net; (N, C, H, W) in [0, 1] -> (N, 1, H, W) logits."""
+    """Width-scalable VGG16 U-Net; (N, C, H, W) in [0, 1] -> (N, classes, H, W) logits."""
 
-    def __init__(self, in_channels: int, width: int, decoder_channels: Sequence[int]) -> None:
+    def __init__(
+        self, in_channels: int, width: int, decoder_channels: Sequence[int], classes: int = 1
+    ) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.input_multiple = INPUT_MULTIPLE
@@ -123,7 +126,7 @@ class VggLiteUnet(nn.Module):
             NearestUpBlock(c_in, c_skip, c_out)
             for c_in, c_skip, c_out in zip(inputs, skips, decoder_channels)
         )
-        self.head = nn.Conv2d(decoder_channels[-1], 1, kernel_size=3, padding=1)
+        self.head = nn.Conv2d(decoder_channels[-1], classes, kernel_size=3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         validate_input(x, self.in_channels, self.input_multiple)
@@ -140,6 +143,7 @@ def vgg_unet(
     encoder: str = "vgg16",
     decoder_channels: Sequence[int] = DEFAULT_DECODER_CHANNELS,
     width: int = 64,
+    classes: int = 1,
 ) -> nn.Module:
     """Build a VGG-encoder U-Net (stage 2 of the cascade).
 
@@ -155,16 +159,26 @@ def vgg_unet(
         Output channels of the five decoder steps, coarse to fine.
     width : int
         First-stage channels of ``"vgg16_lite"`` (64 = VGG16); ignored by smp encoders.
+    classes : int
+        Output channels: 1 (nucleus logit) or 3 (background / interior /
+        boundary logits, the interior/boundary variant).
 
     Returns
     -------
     torch.nn.Module
-        Maps (N, in_channels, H, W) in [0, 1] to (N, 1, H, W) logits; H, W multiples of 32.
+        Maps (N, in_channels, H, W) in [0, 1] to (N, classes, H, W) logits; H, W multiples of 32.
     """
     _validate_vgg_unet_args(encoder, decoder_channels, width)
+    validate_classes(classes)
     if encoder == LITE_ENCODER:
-        return VggLiteUnet(in_channels, width, decoder_channels)
-    return SmpUnet(in_channels, encoder, decoder_channels)
+        return VggLiteUnet(in_channels, width, decoder_channels, classes)
+    return SmpUnet(in_channels, encoder, decoder_channels, classes)
+
+
+def validate_classes(classes: object) -> None:
+    """Raise ValueError unless ``classes`` is 1 (nucleus) or 3 (background / interior / boundary)."""
+    if isinstance(classes, bool) or classes not in OUTPUT_CLASSES:
+        raise ValueError(f"classes must be one of {OUTPUT_CLASSES}, got {classes!r}")
 
 
 def _validate_vgg_unet_args(encoder: str, decoder_channels: Sequence[int], width: int) -> None:

@@ -201,6 +201,7 @@ def stage_configs(preset: str) -> tuple[dict, dict]:
         "encoder": cfg["stage2_encoder"],
         "width": cfg["stage2_width"],
         "decoder_channels": list(cfg["stage2_decoder_channels"]),
+        "classes": cfg.get("classes", 1),
     }
     return stage1, stage2
 

@@ -20,6 +20,7 @@ from wsinuc.training.augment import AugmentConfig
 
 SCHEDULES = ("cosine", "step", "constant")
 STAGE2_INPUTS = ("out-of-fold", "stage1-final")
+DATA_ON_DEVICE = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,9 @@ class TrainConfig:
     patch_size : int
         Side of the training patches and of the validation tiles (multiple of 32).
     val_every : int
-        Validate (and select the best model) every this many epochs; the last
-        epoch is always validated.
+        Validate (and select the best model) and write the checkpoint every
+        this many epochs; the last epoch is always validated. A resumed run
+        restarts after the last checkpoint (at most ``val_every`` epochs lost).
     out_dir : Path or None
         Folder for ``log.csv``, ``checkpoint.safetensors``/``.json`` and
         ``best.safetensors``; None writes nothing (tests, out-of-fold models).
@@ -57,7 +59,7 @@ class TrainConfig:
     precision : {"auto", "fp32", "bf16"}
         ``"auto"``: bf16 autocast on CUDA, float32 on the CPU; ``"bf16"`` also
         on the CPU (about 2x faster where it has native bf16); ``"fp32"``
-        never (:mod:`wsinuc.models.precision`).
+        never (:mod:`wsinuc.device`).
     loader_threads : int
         Threads preparing (augmenting) batches ahead of the optimiser; 0
         prepares each batch in the training thread. Batches are identical
@@ -90,6 +92,22 @@ class TrainConfig:
         shares it between its runs); None for no limit. A run re-plans its
         epoch count after every epoch so that it ends in time, never above
         ``epochs`` and never below one epoch (:mod:`wsinuc.training.budget`).
+    data_on_device : {"auto", "on", "off"}
+        Keep the training set on the training device and cut/augment batches
+        there (:mod:`wsinuc.training.device_data`: random crops, the 8
+        symmetries, stain jitter); ``"auto"`` is on for CUDA, off for the CPU
+        (where the loader threads overlap the numpy augmentation with compute).
+    auto_batch_size : bool
+        On CUDA, replace ``batch_size`` by the largest power of two whose
+        training step fits in a fraction of the free memory, probed once
+        (:func:`wsinuc.training.batch_probe.probe_batch_size`); ignored on the CPU.
+    boundary_width : int
+        Interior/boundary variant (``cascade-ib*`` presets): width in working
+        pixels of the boundary band of the stage-2 targets
+        (:mod:`wsinuc.training.targets`); unused by binary models.
+    boundary_weight : float
+        Interior/boundary variant: loss weight of boundary pixels relative to
+        the (class-balanced) interior and background pixels.
     """
 
     epochs: int = 30
@@ -114,6 +132,10 @@ class TrainConfig:
     distill_weight: float = 0.0
     teacher: str | None = None
     time_budget_s: float | None = None
+    data_on_device: str = "auto"
+    auto_batch_size: bool = False
+    boundary_width: int = 2
+    boundary_weight: float = 3.0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patch_size", "val_every"):
@@ -137,6 +159,13 @@ class TrainConfig:
         _check("distill_weight", weight, 0.0 <= weight <= 1.0, "in [0, 1]")
         if self.teacher is not None:
             _check("distill_weight", 0, self.distill_weight > 0, "> 0 when a teacher is given")
+        _check(
+            "data_on_device", self.data_on_device, self.data_on_device in DATA_ON_DEVICE,
+            f"one of {DATA_ON_DEVICE}",
+        )
+        width = self.boundary_width
+        _check("boundary_width", width, _is_count(width, 1) and width <= 16, "an integer in [1, 16]")
+        _check("boundary_weight", self.boundary_weight, _is_positive(self.boundary_weight), "> 0")
         budget = self.time_budget_s
         _check("time_budget_s", budget, budget is None or _is_positive(budget), "None or > 0")
         if self.out_dir is not None and not isinstance(self.out_dir, Path):

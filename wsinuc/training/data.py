@@ -58,6 +58,9 @@ class PatchSet:
         float32 ``(N, S, S)`` stage-1 probability, the 4th input channel of stage 2.
     teacher : np.ndarray or None
         float32 ``(N, S, S)`` teacher probabilities for distillation.
+    classes : np.ndarray or None
+        uint8 ``(N, S, S)`` background / interior / boundary targets of the
+        interior/boundary variant (:mod:`wsinuc.training.targets`), or None.
     """
 
     images: np.ndarray
@@ -67,6 +70,7 @@ class PatchSet:
     image_ids: tuple[str, ...]
     probabilities: np.ndarray | None = None
     teacher: np.ndarray | None = None
+    classes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -107,13 +111,17 @@ class ValidationSet:
 
 @dataclass(frozen=True)
 class Batch:
-    """One training batch as float tensors on the CPU, all ``(B, C, S, S)``."""
+    """One training batch as float tensors on the CPU, all ``(B, C, S, S)``.
+
+    ``classes`` (interior/boundary variant) holds the class index 0 / 1 / 2 as float.
+    """
 
     inputs: torch.Tensor
     target: torch.Tensor
     weights: torch.Tensor
     valid: torch.Tensor
     teacher: torch.Tensor | None
+    classes: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> Batch:
         """The same batch with every tensor on ``device``."""
@@ -123,6 +131,7 @@ class Batch:
             weights=self.weights.to(device),
             valid=self.valid.to(device),
             teacher=None if self.teacher is None else self.teacher.to(device),
+            classes=None if self.classes is None else self.classes.to(device),
         )
 
 
@@ -214,6 +223,7 @@ def select_patches(patch_set: PatchSet, indices: np.ndarray) -> PatchSet:
         image_ids=tuple(patch_set.image_ids[i] for i in indices),
         probabilities=pick(patch_set.probabilities),
         teacher=pick(patch_set.teacher),
+        classes=pick(patch_set.classes),
     )
 
 
@@ -271,6 +281,8 @@ def _targets_of(patch_set: PatchSet, index: int) -> dict[str, np.ndarray]:
         targets["probabilities"] = patch_set.probabilities[index]
     if patch_set.teacher is not None:
         targets["teacher"] = patch_set.teacher[index]
+    if patch_set.classes is not None:
+        targets["classes"] = patch_set.classes[index]
     return targets
 
 
@@ -295,6 +307,7 @@ def _collate(
         weights=_stack(columns["weights"]),
         valid=_stack(columns["valid"]),
         teacher=_stack(columns["teacher"]) if "teacher" in columns else None,
+        classes=_stack(columns["classes"]) if "classes" in columns else None,
     )
 
 

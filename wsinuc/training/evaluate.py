@@ -4,20 +4,23 @@ Validation follows the benchmark, not the training crops: each whole image
 is padded to a multiple of the patch size, cut into patches, predicted,
 reassembled and cropped back to its original size (1000 x 1000 for
 MoNuSeg), then turned into instances with
-:func:`wsinuc.instances.probability_to_instances` and scored with AJI and
-object F1 -- AJI of patches would differ from AJI of the image.
+:func:`wsinuc.instances.probability_to_instances` (or, for a background /
+interior / boundary model, :func:`wsinuc.instances.seeded_instances` on its
+interior and nucleus probabilities) and scored with AJI and object F1 -- AJI
+of patches would differ from AJI of the image.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
 
-from wsinuc.instances import probability_to_instances
+from wsinuc.inference.predictor import probability_maps
+from wsinuc.instances import probability_to_instances, seeded_instances
 from wsinuc.metrics import aggregated_jaccard_index, object_f1
-from wsinuc.models.precision import autocast
+from wsinuc.device import autocast
 from wsinuc.training.config import TrainConfig
 from wsinuc.training.data import ValidationSet, to_model_input, with_validation_probabilities
 from wsinuc.training.patches import cut_patches, pad_to_multiple, reassemble_patches
@@ -60,24 +63,26 @@ def predict_logits(
     batch_size : int
         Patches per forward pass.
     precision : {"auto", "fp32", "bf16"}
-        bf16 autocast on CUDA for ``"auto"`` (:mod:`wsinuc.models.precision`).
+        bf16 autocast on CUDA for ``"auto"`` (:mod:`wsinuc.device`).
 
     Returns
     -------
     np.ndarray
-        float32 ``(N, S, S)`` logits.
+        float32 ``(N, S, S)`` logits of a one-channel model, ``(N, S, S, C)``
+        (channels last) of a C-channel one.
     """
     _validate_images(images, probabilities)
     model.eval()
-    out = np.empty(images.shape[:3], dtype=np.float32)
+    parts = []
     for start in range(0, len(images), batch_size):
         stop = start + batch_size
         extra = None if probabilities is None else probabilities[start:stop]
         inputs = to_model_input(images[start:stop], extra).to(device)
         with autocast(precision, device):
-            logits = model(inputs)
-        out[start:stop] = logits.float()[:, 0].cpu().numpy()
-    return out
+            logits = model(inputs).float()
+        logits = logits[:, 0] if logits.shape[1] == 1 else logits.permute(0, 2, 3, 1)
+        parts.append(logits.cpu().numpy())
+    return np.concatenate(parts) if parts else np.empty(images.shape[:3], dtype=np.float32)
 
 
 def predict_image_logits(
@@ -107,12 +112,12 @@ def predict_image_logits(
     batch_size : int
         Patches per forward pass.
     precision : {"auto", "fp32", "bf16"}
-        bf16 autocast on CUDA for ``"auto"`` (:mod:`wsinuc.models.precision`).
+        bf16 autocast on CUDA for ``"auto"`` (:mod:`wsinuc.device`).
 
     Returns
     -------
     np.ndarray
-        float32 ``(H, W)`` logits.
+        float32 ``(H, W)`` logits, or ``(H, W, C)`` of a C-channel model.
     """
     height, width = image.shape[:2]
     padded = pad_to_multiple(image, patch_size, mode="reflect")
@@ -140,6 +145,7 @@ def validate_model(
     device: torch.device,
     batch_size: int = 8,
     precision: str = "auto",
+    seeded: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """Score a model on whole validation images.
 
@@ -150,7 +156,8 @@ def validate_model(
     val_data : ValidationSet
         Whole images with instances, weight maps and (stage 2) probabilities.
     loss_function : callable
-        ``(logits, target, weights) -> scalar`` on ``(1, 1, H, W)`` tensors.
+        ``(logits, target, weights) -> scalar`` on ``(1, C, H, W)`` logits and
+        ``(1, 1, H, W)`` binary target and weights.
     patch_size : int
         Tile side for prediction.
     device : torch.device
@@ -158,7 +165,10 @@ def validate_model(
     batch_size : int
         Patches per forward pass.
     precision : {"auto", "fp32", "bf16"}
-        bf16 autocast on CUDA for ``"auto"`` (:mod:`wsinuc.models.precision`).
+        bf16 autocast on CUDA for ``"auto"`` (:mod:`wsinuc.device`).
+    seeded : mapping, optional
+        Keyword arguments of :func:`wsinuc.instances.seeded_instances` for a
+        three-class model (its defaults when None); unused by one-channel models.
 
     Returns
     -------
@@ -176,8 +186,10 @@ def validate_model(
         )
         target = torch.from_numpy((instances > 0).astype(np.float32))[None, None]
         weights = torch.from_numpy(val_data.weights[index])[None, None]
-        losses.append(float(loss_function(torch.from_numpy(logits)[None, None], target, weights)))
-        predicted = probability_to_instances(sigmoid(logits))
+        tensor = torch.from_numpy(logits)
+        tensor = tensor[None, None] if logits.ndim == 2 else tensor.permute(2, 0, 1)[None]
+        losses.append(float(loss_function(tensor, target, weights)))
+        predicted = logits_to_instances(logits, seeded)
         ajis.append(aggregated_jaccard_index(instances, predicted))
         f1s.append(object_f1(instances, predicted))
     return {
@@ -185,6 +197,26 @@ def validate_model(
         "val_aji": float(np.mean(ajis)),
         "val_f1": float(np.mean(f1s)),
     }
+
+
+def logits_to_instances(
+    logits: np.ndarray, seeded: Mapping[str, float] | None = None
+) -> np.ndarray:
+    """Labelled nuclei of one image's logits, as the engine makes them.
+
+    ``(H, W)`` nucleus logits: :func:`wsinuc.instances.probability_to_instances`
+    of their sigmoid. ``(H, W, 3)`` background / interior / boundary logits:
+    :func:`wsinuc.instances.seeded_instances` of the interior and nucleus
+    probabilities (:func:`wsinuc.inference.predictor.probability_maps`) with
+    the keyword arguments ``seeded``.
+    """
+    logits = np.asarray(logits, dtype=np.float32)
+    if logits.ndim == 2:
+        return probability_to_instances(sigmoid(logits))
+    if logits.ndim != 3 or logits.shape[2] != 3:
+        raise ValueError(f"expected (H, W) or (H, W, 3) logits, got shape {logits.shape}")
+    maps = probability_maps(torch.from_numpy(logits).permute(2, 0, 1)[None])[0].numpy()
+    return seeded_instances(maps[..., 0], maps[..., 1], **dict(seeded or {}))
 
 
 def stage1_validation_set(

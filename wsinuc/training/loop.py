@@ -2,8 +2,10 @@
 
 :func:`train_model` is the only entry point. Each epoch it
 
-1. draws the shuffled, augmented batches of the epoch (:func:`epoch_batches`,
-   seeded by ``(seed, epoch)``),
+1. draws the shuffled, augmented batches of the epoch, seeded by ``(seed, epoch)``:
+   numpy in loader threads (:func:`~wsinuc.training.data.epoch_batches`), or torch
+   ops on a training set resident on the device (``config.data_on_device``, on for
+   CUDA by default; :mod:`wsinuc.training.device_data`),
 2. takes one AdamW step per batch with the learning rate of
    :func:`wsinuc.training.schedule.learning_rate` (bf16 autocast on CUDA, or with ``precision="bf16"``),
 3. every ``val_every`` epochs predicts the whole validation images and
@@ -13,9 +15,10 @@
    ends within its budget (:func:`wsinuc.training.budget.planned_epochs`);
    the learning-rate schedule follows the plan, and the last planned epoch
    is always validated,
-5. rewrites ``log.csv`` and the checkpoint (:mod:`wsinuc.training.checkpoint`).
+5. rewrites ``log.csv`` and the checkpoint (:mod:`wsinuc.training.checkpoint`)
+   after each validated epoch (every ``val_every`` epochs and the last one).
 
-With ``resume=True`` a run restarts after the last completed epoch with the
+With ``resume=True`` a run restarts after the last checkpointed epoch with the
 same weights, optimiser moments, step counter and random states, so on a
 deterministic device it ends with the same weights as an uninterrupted run.
 """
@@ -29,15 +32,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from rich.progress import Progress
 from torch import nn
 
 from wsinuc.errors import OptionError
-from wsinuc.inference.predictor import resolve_device
+from wsinuc.device import autocast, resolve_device
 from wsinuc.models import WeightsError, save_weights
-from wsinuc.models.precision import autocast
 from wsinuc.training.budget import Deadline, overshoot_message, planned_epochs
 from wsinuc.training.checkpoint import (
     Checkpoint,
@@ -49,9 +50,10 @@ from wsinuc.training.config import TrainConfig
 from wsinuc.training.data import (
     PatchSet,
     ValidationSet,
-    epoch_batches,
     steps_per_epoch,
 )
+from wsinuc.training.device_data import DevicePatchSet
+from wsinuc.training.loaders import prepare_training, training_batches
 from wsinuc.training.evaluate import stage1_validation_set, validate_model
 from wsinuc.training.objective import LOSSES, batch_loss, loss_function
 from wsinuc.training.run_files import (
@@ -63,6 +65,7 @@ from wsinuc.training.run_files import (
     write_log,
 )
 from wsinuc.training.schedule import learning_rate
+from wsinuc.training.targets import seeded_parameters
 
 __all__ = ["LOG_COLUMNS", "LOG_NAME", "TrainResult", "batch_loss", "config_card",
            "loss_function", "train_model"]
@@ -180,7 +183,7 @@ def _start_state(
 def _run_epoch(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    train_data: PatchSet,
+    train_data: PatchSet | DevicePatchSet,
     config: TrainConfig,
     state: _RunState,
     loss: str,
@@ -190,11 +193,7 @@ def _run_epoch(
     device = next(model.parameters()).device
     n_steps = steps_per_epoch(len(train_data), config.batch_size, config.max_steps_per_epoch)
     total = state.planned * n_steps
-    batches = epoch_batches(
-        train_data, config.batch_size, seed=config.seed, epoch=state.epoch,
-        augment=config.augment, max_steps=config.max_steps_per_epoch,
-        threads=config.loader_threads,
-    )
+    batches = training_batches(train_data, config, state.epoch)
     model.train()
     losses, lr = [], config.lr
     description = f"epoch {state.epoch + 1}/{state.planned}"
@@ -211,10 +210,11 @@ def _run_epoch(
         value.backward()
         optimizer.step()
         state.step += 1
-        losses.append(float(value.detach()))
-        progress.update(task, advance=1, loss=losses[-1])
+        losses.append(value.detach())  # no host sync per step: the GPU queue stays full
+        shown = {"loss": float(losses[-1])} if len(losses) % 16 == 0 else {}
+        progress.update(task, advance=1, **shown)
     progress.remove_task(task)
-    return float(np.mean(losses)), lr
+    return float(torch.stack(losses).double().mean()), lr
 
 
 def _should_validate(state: _RunState, config: TrainConfig) -> bool:
@@ -253,7 +253,7 @@ def _update_best(model: nn.Module, state: _RunState, metrics: dict[str, float] |
 def _train_and_validate(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    data: tuple[PatchSet, ValidationSet | None],
+    data: tuple[PatchSet | DevicePatchSet, ValidationSet | None],
     config: TrainConfig,
     state: _RunState,
     loss: str,
@@ -275,7 +275,7 @@ def _train_and_validate(
         return validate_model(
             model, val_data, loss_function(loss), patch_size=config.patch_size,
             device=next(model.parameters()).device, batch_size=config.batch_size,
-            precision=config.precision,
+            precision=config.precision, seeded=seeded_parameters(config.boundary_width),
         )
 
     metrics = validate() if _should_validate(state, config) else None
@@ -355,11 +355,13 @@ def train_model(
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed 256-px patches: pick the fastest kernels once
     model = model.to(device).to(memory_format=torch.channels_last)  # 1.6x per CPU step
+    config, train_data = prepare_training(model, train_data, config, device)  # GPU-resident data
     if stage1 is not None and val_data is not None and val_data.probabilities is None:
         stage1 = stage1.to(device).to(memory_format=torch.channels_last)
         val_data = stage1_validation_set(stage1, val_data, config)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    optimizer = torch.optim.AdamW(  # fused: one kernel per step on CUDA
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+        fused=device.type == "cuda",
     )
     state = _start_state(model, optimizer, config, device)
     state.deadline = deadline
@@ -371,7 +373,8 @@ def train_model(
             improved = _update_best(model, state, row.pop("metrics"))
             state.history.append(row)
             logger.info("epoch %d/%d: %s", state.epoch, state.planned, row)
-            _save_outputs(model, optimizer, state, config, loss, improved)
+            if improved or _should_validate(state, config):  # checkpoint every val_every epochs
+                _save_outputs(model, optimizer, state, config, loss, improved)
     message = overshoot_message(config.time_budget_s, deadline, state.epoch_seconds)
     if message:
         logger.warning("%s: %s", config.out_dir or "training run", message)

@@ -23,9 +23,8 @@ from torch import nn
 
 from wsinuc import datasets
 from wsinuc.errors import OptionError
-from wsinuc.inference.predictor import resolve_device
+from wsinuc.device import precision_label, resolve_device
 from wsinuc.models import PRESETS, load_model
-from wsinuc.models.precision import precision_label
 from wsinuc.training.budget import Deadline, run_budget
 from wsinuc.training.cascade import (
     ModelFactory,
@@ -46,7 +45,9 @@ from wsinuc.training.data import (
     with_teacher,
 )
 from wsinuc.training.evaluate import validate_model
+from wsinuc.training.interior_boundary import stage2_loss, stage2_patches, variant_card
 from wsinuc.training.loop import TrainResult, config_card, loss_function, train_model
+from wsinuc.training.targets import seeded_parameters
 
 VAL_FRACTION = 0.2
 
@@ -259,7 +260,11 @@ def train_cascade(
        fold models, each fine-tuned from the TNBC weights), or the final stage
        1's own predictions when ``config.stage2_input == "stage1-final"``.
     5. Train stage 2 (soft Dice) on RGB + probability; its validation input is
-       the final stage 1's probability, as at inference.
+       the final stage 1's probability, as at inference. For an
+       interior/boundary preset (``cascade-ib``, ``cascade-ib-lite``) stage 2
+       learns background / interior / boundary targets with the class-weighted
+       loss, is validated with ``seeded`` instances, and its cards record
+       ``postprocess: "seeded"`` (:mod:`wsinuc.training.interior_boundary`).
     6. Assemble ``create_model(preset)``, score it on the validation images and
        write ``stage1``, ``stage2`` and ``<preset>`` weights + JSON cards.
 
@@ -270,7 +275,8 @@ def train_cascade(
     out_dir : str or Path
         Run folder; one sub-folder per training run (log, checkpoint, best weights).
     preset : str
-        Cascade preset of :data:`wsinuc.models.PRESETS` (``"cascade-lite"`` or ``"cascade"``).
+        Cascade preset of :data:`wsinuc.models.PRESETS` (``"cascade-lite"``,
+        ``"cascade"``, or their interior/boundary variants ``"cascade-ib-lite"``, ``"cascade-ib"``).
     config : TrainConfig, optional
         Shared training settings; ``epochs`` and ``out_dir`` are set per stage.
         ``config.resume`` resumes every stage from its own checkpoint.
@@ -310,22 +316,25 @@ def train_cascade(
     probabilities, oof_card = _stage2_inputs(
         data, make_stage1, stage1.model, run("stage1_oof", finetune_epochs), folds
     )
+    stage2_data = stage2_patches(preset, with_probabilities(data.train, probabilities), config)
     stage2 = train_model(
-        build_stage(stage2_config, config.seed), with_probabilities(data.train, probabilities),
-        data.val, run("stage2", finetune_epochs), loss="dice", stage1=stage1.model,
+        build_stage(stage2_config, config.seed), stage2_data, data.val,
+        run("stage2", finetune_epochs), loss=stage2_loss(preset), stage1=stage1.model,
     )
     device = next(stage2.model.parameters()).device
     cascade_model = assemble_cascade(preset, stage1.model, stage2.model).to(device)
     metrics = validate_model(
-        cascade_model, data.val, loss_function("dice"), patch_size=config.patch_size,
+        cascade_model, data.val, loss_function(stage2_loss(preset)), patch_size=config.patch_size,
         device=device, batch_size=config.batch_size, precision=config.precision,
+        seeded=seeded_parameters(config.boundary_width),
     )
     ran = {"pretrain_tnbc": epochs_run(tnbc), "finetune": epochs_run(stage1),
            "stage2": epochs_run(stage2)}
     card = _protocol_card(data, config, requested, ran, oof_card)
+    final = {**card, **variant_card(preset, config)}
     write_card(stage1.model, out_dir / "stage1", {**card, "metrics": stage1.best_metrics})
-    write_card(stage2.model, out_dir / "stage2", {**card, "metrics": stage2.best_metrics})
-    write_card(cascade_model, out_dir / preset, {**card, "name": preset, "metrics": metrics})
+    write_card(stage2.model, out_dir / "stage2", {**final, "metrics": stage2.best_metrics})
+    write_card(cascade_model, out_dir / preset, {**final, "name": preset, "metrics": metrics})
     return CascadeResult(cascade_model, out_dir / f"{preset}.safetensors", metrics, stage1, stage2)
 
 

@@ -7,8 +7,8 @@ import logging
 import pytest
 import torch
 
-from wsinuc.models import precision
-from wsinuc.models.precision import (
+from wsinuc import device as precision
+from wsinuc.device import (
     PRECISIONS,
     autocast,
     check_precision,
@@ -43,7 +43,7 @@ def test_an_unknown_precision_is_refused_with_the_choices(name):
 def test_bf16_on_a_cpu_without_native_bf16_warns_once_and_still_runs(monkeypatch, caplog):
     monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
     precision._warn_emulated_bf16.cache_clear()
-    with caplog.at_level(logging.WARNING, logger="wsinuc.models.precision"):
+    with caplog.at_level(logging.WARNING, logger="wsinuc.device"):
         assert uses_bf16("bf16", "cpu") and uses_bf16("bf16", "cpu")
     assert [r.message for r in caplog.records].count(
         "bf16 requested but this CPU has no native bf16: it will be slower than fp32"

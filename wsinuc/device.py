@@ -1,13 +1,18 @@
-"""Numeric precision of forward passes: float32, or bfloat16 autocast.
+"""Where and in which precision networks run: the device, and float32 or bfloat16 autocast.
 
-``"auto"`` uses bf16 autocast on CUDA and float32 on the CPU, so CPU results
-do not depend on which CPU runs them. ``"bf16"`` asks for bf16 autocast on any
-device: on CPUs with native bf16 instructions (AVX512-BF16 or AMX, e.g. AMD
-Zen 4 and Intel Sapphire Rapids) oneDNN then runs convolutions about twice as
-fast as float32 (measured on the 2-core AMD EPYC development machine: the
-paper-width U-Net trains at 0.147 vs 0.070 Mpx/s, the VGG16 U-Net at 0.336
-vs 0.155 Mpx/s). Weights and losses stay float32 either way.
+The ground floor of inference, training and the engine: :func:`resolve_device`
+turns ``--device`` into a torch device (with a one-line error when CUDA is
+asked for and missing), and the precision helpers decide on bf16 autocast.
+
+``"auto"`` precision uses bf16 autocast on CUDA and float32 on the CPU, so CPU
+results do not depend on which CPU runs them. ``"bf16"`` asks for bf16
+autocast on any device: on CPUs with native bf16 instructions (AVX512-BF16 or
+AMX, e.g. AMD Zen 4 and Intel Sapphire Rapids) oneDNN then runs convolutions
+about twice as fast as float32 (measured on a 2-core AMD EPYC: the paper-width
+U-Net trains at 0.147 vs 0.070 Mpx/s, the VGG16 U-Net at 0.336 vs 0.155
+Mpx/s). Weights and losses stay float32 either way.
 """
+
 
 from __future__ import annotations
 
@@ -17,8 +22,11 @@ import logging
 import torch
 
 from wsinuc.config import PRECISIONS
+from wsinuc.errors import OptionError
 
-__all__ = ["PRECISIONS", "autocast", "check_precision", "cpu_has_native_bf16", "precision_label", "uses_bf16"]
+__all__ = [
+    "PRECISIONS", "autocast", "check_precision", "cpu_has_native_bf16", "precision_label", "resolve_device", "uses_bf16",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -79,3 +87,25 @@ def autocast(precision: str, device: torch.device | str) -> torch.autocast:
 def precision_label(precision: str, device: torch.device | str) -> str:
     """What actually ran, for cards and logs: ``"bf16"`` or ``"fp32"``."""
     return "bf16" if uses_bf16(precision, device) else "fp32"
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """Return the torch device for ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    Raises
+    ------
+    OptionError
+        When CUDA is asked for but not available, or the name is unknown.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise OptionError("--device", f"{name!r} asked for but no CUDA device is available")
+        device = torch.device(name)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise OptionError("--device", f"{name!r}: only {torch.cuda.device_count()} CUDA device(s)")
+        return device
+    raise OptionError("--device", f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
