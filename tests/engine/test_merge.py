@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from wsinuc.engine.merge import build_lookup, write_labels
+from wsinuc.engine.merge import build_lookup, write_labels, write_vectors
 from wsinuc.engine.store import ChunkResult, ChunkStore
 from wsinuc.stitching import anchor_keys
 from wsinuc.tiling import plan_tiles
@@ -51,7 +51,7 @@ def test_seam_disagreement_is_painted_without_unknown_ids(tmp_path):
     assert (out[10:12, 64:70] == 1).all()          # left object's remainder in the right core
 
 
-def test_owner_cache_reads_each_file_about_three_times_and_paints_the_same(tmp_path):
+def test_each_file_is_read_twice_with_the_overhang_cache_and_paints_the_same(tmp_path):
     # 4 x 5 chunks with a 16-px halo; every chunk owns a nucleus on each of its
     # core's edges (reaching into the neighbours) and one in its core.
     plan = plan_tiles((4 * 32, 5 * 32), 32, 16)
@@ -70,6 +70,50 @@ def test_owner_cache_reads_each_file_about_three_times_and_paints_the_same(tmp_p
     np.testing.assert_array_equal(cached.array, uncached.array)
     assert len(np.unique(cached.array)) - 1 == len(lookup)
     n = len(plan.tiles)
-    # Uncached: one read per (core, overlapping painter) pair, i.e. up to 9 per file.
+    # Cached: each file's masks once (its own cell) and its overhang once.
+    # Uncached: the overhang once per neighbouring cell, i.e. up to 8 per file.
+    assert reads_cached == 2 * n
     assert reads_uncached > 6 * n
-    assert reads_cached <= 3 * n + 2 * 5
+
+
+class RecordingTable:
+    """A stand-in for the table writer: keeps every batch it is given."""
+
+    def __init__(self):
+        self.batches = []
+
+    def write(self, batch):
+        self.batches.append({name: np.asarray(values).copy() for name, values in batch.items()})
+
+
+def _save_squares(work, tile, count):
+    """``tile`` owning ``count`` 3 x 3 squares along its core's top row (outlines and labels agree)."""
+    core, valid = tile.core_box, tile.valid_box
+    labels = np.zeros(valid.shape, np.int32)
+    rings, anchors = [], []
+    for i in range(count):
+        y, x = core.y0 + 2, core.x0 + 2 + 5 * i
+        labels[y - valid.y0 : y - valid.y0 + 3, x - valid.x0 : x - valid.x0 + 3] = i + 1
+        rings.append([(x, y), (x + 3, y), (x + 3, y + 3), (x, y + 3), (x, y)])
+        anchors.append((y, x))
+    keys = anchor_keys(np.array(anchors).reshape(-1, 2), tile.image_shape[1])
+    coords = np.array(rings, np.float64).reshape(-1, 2)
+    columns = {"area_um2": np.full(count, 9.0) + np.arange(count), "solidity": np.ones(count)}
+    ChunkStore(work).save(tile, ChunkResult(keys, labels, coords, np.arange(count + 1) * 5, columns))
+
+
+def test_table_rows_are_batched_across_chunks_in_plan_order(tmp_path, monkeypatch):
+    plan = plan_tiles((32, 96), 32, 8)
+    for tile, count in zip(plan.tiles, (2, 0, 3)):
+        _save_squares(tmp_path, tile, count)
+    store = ChunkStore(tmp_path)
+    lookup = build_lookup(store, plan.tiles)
+    whole, small = RecordingTable(), RecordingTable()
+    assert write_vectors(store, plan.tiles, lookup, None, whole) == 5
+    monkeypatch.setattr("wsinuc.engine.merge.TABLE_BATCH_ROWS", 2)
+    assert write_vectors(store, plan.tiles, lookup, None, small) == 5
+    assert len(whole.batches) == 1 and [len(b["label"]) for b in small.batches] == [2, 3]
+    np.testing.assert_array_equal(whole.batches[0]["label"], [1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(whole.batches[0]["area_um2"], [9, 10, 9, 10, 11])
+    for name in ("label", "area_um2", "solidity"):
+        np.testing.assert_array_equal(np.concatenate([b[name] for b in small.batches]), whole.batches[0][name])

@@ -183,3 +183,31 @@ def test_level_geometry_helpers():
     assert level_shape((301, 500), 2) == (76, 125)
     assert default_level_count((100, 100), (1024, 1024)) == 1
     assert default_level_count((100_000, 80_000), (1024, 1024)) == 8  # 100000 / 2**7 < 1024
+
+
+def test_chunk_files_written_directly_read_back_like_zarrs_own(tmp_path, labels_level0):
+    import zarr
+
+    labels = labels_level0.copy()
+    labels[:128, 128:256] = 0  # an all-zero chunk gets no file, as zarr does
+    writer = LabelsZarrWriter.create(tmp_path / "a.ome.zarr", SHAPE, mpp=MPP, chunk=CHUNK, levels=1)
+    _write_all(writer, labels)
+    reference = zarr.open_group(tmp_path / "b.zarr", mode="w", zarr_format=3).create_array(
+        "0", shape=SHAPE, chunks=CHUNK, dtype=np.uint32, fill_value=0)
+    reference[:] = labels
+    mine, theirs = partial_dir_path(tmp_path / "a.ome.zarr") / "0" / "c", tmp_path / "b.zarr" / "0" / "c"
+    names = sorted(str(p.relative_to(mine)) for p in mine.rglob("*") if p.is_file())
+    assert names == sorted(str(p.relative_to(theirs)) for p in theirs.rglob("*") if p.is_file())
+    assert "0/1" not in names
+    np.testing.assert_array_equal(writer.level(0)[:], labels)
+
+
+def test_rewriting_a_chunk_with_zeros_removes_its_file(tmp_path):
+    writer = LabelsZarrWriter.create(tmp_path / "l.ome.zarr", SHAPE, mpp=MPP, chunk=CHUNK, levels=2)
+    writer.write_block(0, 0, np.full((128, 128), 5, np.uint32))
+    chunk_file = partial_dir_path(tmp_path / "l.ome.zarr") / "0" / "c" / "0" / "0"
+    assert chunk_file.is_file()
+    writer.write_block(0, 0, np.zeros((128, 128), np.uint32))
+    assert not chunk_file.exists()
+    writer.finalize()
+    assert not writer.level(0)[:].any() and not writer.level(1)[:].any()

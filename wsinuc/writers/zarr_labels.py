@@ -42,6 +42,7 @@ from wsinuc.writers.atomic import (
     partial_dir_path,
     remove_quietly,
 )
+from wsinuc.writers.zarr_pyramid import StreamingPyramid, direct_codec, read_region, write_region
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,9 @@ class LabelsZarrWriter:
         self._group = group
         datasets = group.attrs["ome"]["multiscales"][0]["datasets"]
         self.levels = len(datasets)
+        self._arrays = [group[str(level)] for level in range(self.levels)]
+        direct = all(direct_codec(array) is not None for array in self._arrays)
+        self._pyramid = StreamingPyramid(self._arrays) if direct else None
         scale = datasets[0]["coordinateTransformations"][0]["scale"]
         self.mpp = (float(scale[1]), float(scale[0]))
         array = self.level(0)
@@ -236,7 +240,7 @@ class LabelsZarrWriter:
         """Return pyramid level ``level`` as a zarr array (level 0 is full size)."""
         if not 0 <= level < self.levels:
             raise ValueError(f"level must be in 0..{self.levels - 1}, got {level}")
-        return self._group[str(level)]
+        return self._arrays[level]
 
     def unit_indices(self, y0: int, x0: int, shape: tuple[int, int]) -> list[tuple[int, int]]:
         """Return the ``(row, col)`` write-unit indices a block covers."""
@@ -283,7 +287,9 @@ class LabelsZarrWriter:
         y0, x0 = int(y0), int(x0)
         self._validate_block(y0, x0, labels.shape)
         with disk_full_guard(self.path):
-            self.level(0)[y0 : y0 + labels.shape[0], x0 : x0 + labels.shape[1]] = labels
+            write_region(self.level(0), y0, x0, labels)
+            if self._pyramid is not None:
+                self._pyramid.wrote(0, y0, x0, labels)
             for row, col in self.unit_indices(y0, x0, labels.shape):
                 (markers_dir_path(self.path) / f"{row}.{col}").touch()
 
@@ -311,18 +317,23 @@ class LabelsZarrWriter:
                 yield slice(y0, min(y0 + uy, shape[0])), slice(x0, min(x0 + ux, shape[1]))
 
     def build_pyramid(self) -> None:
-        """Fill levels 1.. by 2x nearest-neighbour striding, one write unit at a time.
+        """Fill levels 1.. by 2x nearest-neighbour striding: level ``k`` equals ``level(k - 1)[::2, ::2]``.
 
-        Level ``k`` equals ``level(k - 1)[::2, ::2]``; memory holds at most
-        one unit of the destination and four of the source.
+        Chunk-file stores (no shards) were mostly filled while level 0 was
+        written (:class:`~wsinuc.writers.zarr_pyramid.StreamingPyramid`);
+        what is left is completed from disk. Otherwise one write unit at a
+        time is read back from the level below (memory: one destination
+        unit and four of the source).
         """
         with disk_full_guard(self.path):
-            for level in range(1, self.levels):
-                source, target = self.level(level - 1), self.level(level)
-                for rows, cols in self._unit_slices(target.shape):
-                    target[rows, cols] = source[
-                        2 * rows.start : 2 * rows.stop : 2, 2 * cols.start : 2 * cols.stop : 2
-                    ]
+            if self._pyramid is not None:
+                self._pyramid.finish()
+            else:
+                for level in range(1, self.levels):
+                    source, target = self.level(level - 1), self.level(level)
+                    for rows, cols in self._unit_slices(target.shape):
+                        window = (slice(2 * rows.start, 2 * rows.stop), slice(2 * cols.start, 2 * cols.stop))
+                        write_region(target, rows.start, cols.start, read_region(source, *window)[::2, ::2])
         logger.info("built %d pyramid levels in %s", self.levels, partial_dir_path(self.path))
 
     def finalize(self, *, build_pyramid: bool = True, overwrite: bool = False) -> Path:
@@ -345,4 +356,6 @@ class LabelsZarrWriter:
         final = commit_dir(partial_dir_path(self.path), self.path, overwrite=overwrite)
         remove_quietly(markers_dir_path(self.path))
         self._group = zarr.open_group(final, mode="r", zarr_format=3)
+        self._arrays = [self._group[str(level)] for level in range(self.levels)]
         return final
+
