@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from wsinuc.engine.merge import build_lookup, write_labels, write_vectors
 from wsinuc.engine.store import ChunkResult, ChunkStore
@@ -117,3 +118,27 @@ def test_table_rows_are_batched_across_chunks_in_plan_order(tmp_path, monkeypatc
     np.testing.assert_array_equal(whole.batches[0]["area_um2"], [9, 10, 9, 10, 11])
     for name in ("label", "area_um2", "solidity"):
         np.testing.assert_array_equal(np.concatenate([b[name] for b in small.batches]), whole.batches[0][name])
+
+
+def test_pre_rendered_features_write_the_same_files_as_rendering_in_pass_2(tmp_path, monkeypatch):
+    from wsinuc.writers.geojson import GeoJSONWriter, render_features
+
+    plan = plan_tiles((32, 96), 32, 8)
+    for tile, count in zip(plan.tiles, (2, 0, 3)):
+        _save_squares(tmp_path / "plain", tile, count)
+        _save_squares(tmp_path / "rendered", tile, count)
+        store = ChunkStore(tmp_path / "rendered")
+        result = store.load(tile)
+        features = render_features(result.ring_coords, result.ring_starts, result.columns)
+        store.save(tile, ChunkResult(result.keys, result.labels, result.ring_coords, result.ring_starts,
+                                     result.columns, features))
+    outputs = {}
+    for name in ("plain", "rendered"):
+        if name == "rendered":  # the pre-rendered text is used, not rendered again
+            monkeypatch.setattr(GeoJSONWriter, "write_rings", lambda *a, **k: pytest.fail("rendered again"))
+        store, table = ChunkStore(tmp_path / name), RecordingTable()
+        with GeoJSONWriter(tmp_path / f"{name}.geojson") as geojson:
+            assert write_vectors(store, plan.tiles, build_lookup(store, plan.tiles), geojson, table) == 5
+        outputs[name] = (tmp_path / f"{name}.geojson").read_bytes(), table.batches[0]["label"]
+    assert outputs["rendered"][0] == outputs["plain"][0]
+    np.testing.assert_array_equal(outputs["rendered"][1], outputs["plain"][1])

@@ -53,3 +53,25 @@ def test_objects_wider_than_the_halo_are_dropped():
     kept, dropped = drop_larger_than(labels, 10)
     assert dropped == 1 and set(np.unique(kept)) == {0, 2}
     assert SEED_EXPANSION >= 1
+
+
+def test_chunk_nuclei_renders_the_features_pass_2_writes(tmp_path):
+    from wsinuc.engine.nuclei import chunk_nuclei
+    from wsinuc.tiling import plan_tiles
+    from wsinuc.writers.geojson import GeoJSONWriter
+
+    tile = plan_tiles((96, 96), 64, 16).tiles[0]
+    context = _Context("opening")
+    context.level0_mpp = 0.25
+    prob = np.zeros(tile.valid_box.shape, np.float32)
+    for y, x in ((8, 8), (8, 30), (30, 12), (40, 40)):
+        prob[y : y + 9, x : x + 11] = 1.0
+    block = np.full((*prob.shape, 3), 128, np.uint8)
+    result, summary = chunk_nuclei(context, tile, block, prob)
+    assert len(result) >= 3 and "features" in summary["seconds"]
+    ids = np.arange(1, len(result) + 1) * 11
+    with GeoJSONWriter(tmp_path / "rings.geojson") as rings, GeoJSONWriter(tmp_path / "rendered.geojson") as done:
+        keep = rings.write_rings(ids, result.ring_coords, result.ring_starts, result.columns)
+        done.write_rendered(result.features, ids[result.features.keep])
+    np.testing.assert_array_equal(result.features.keep, keep)
+    assert (tmp_path / "rendered.geojson").read_bytes() == (tmp_path / "rings.geojson").read_bytes()

@@ -129,3 +129,24 @@ def test_a_chunk_with_nothing_outside_its_core_has_no_overhang(tmp_path):
     result.labels[tile.core_box.relative_to(tile.valid_box)] = 1
     ChunkStore(tmp_path).save(tile, result)
     assert ChunkStore(tmp_path).overhang(tile)[1] == []
+
+
+def test_rendered_features_round_trip_and_older_files_have_none(tmp_path):
+    from wsinuc.writers.geojson import render_features
+
+    tile = plan_tiles((64, 128), 64, 16).tiles[1]
+    store, result = ChunkStore(tmp_path), _result(6, shape=tile.valid_box.shape)
+    store.save(tile, result)
+    assert store.vectors(tile).features is None
+    squares = np.array([[0, 0], [4, 0], [4, 4], [0, 4]], np.float64)
+    coords = np.concatenate([squares + 10 * i for i in range(6)])
+    features = render_features(coords, np.arange(7) * 4, result.columns)
+    store.save(tile, ChunkResult(result.keys, result.labels, coords, np.arange(7) * 4, result.columns, features))
+    for got in (store.vectors(tile).features, store.load(tile).features):
+        np.testing.assert_array_equal(got.text, features.text)
+        np.testing.assert_array_equal(got.keep, features.keep)
+        np.testing.assert_array_equal(got.id_offsets, features.id_offsets)
+        assert got.style == features.style and got.decimals == 2
+    bad = ChunkResult(result.keys[:5], result.labels.clip(0, 5), coords, np.arange(6) * 4, result.columns, features)
+    with pytest.raises(ValueError, match="one flag per nucleus"):
+        store.save(tile, bad)

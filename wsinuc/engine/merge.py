@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from wsinuc.engine.store import ChunkStore
+from wsinuc.engine.store import ChunkResult, ChunkStore
 from wsinuc.stitching import KeyLookup, OwnerMasks, apply_key_lookup, build_key_lookup, paint_block
 from wsinuc.tiling import Tile, grid_cell
 from wsinuc.writers import kept_rings
@@ -33,7 +33,8 @@ def write_vectors(store: ChunkStore, tiles: Sequence[Tile], lookup: KeyLookup, g
     """Stream every chunk's nuclei into a GeoJSON writer and/or a table writer (either may be None).
 
     A nucleus whose outline is degenerate after rounding is left out of both,
-    so rows and features always match. Table rows are written in batches of
+    so rows and features always match. Features rendered in pass 1 (with
+    the writer's settings) only get their ids filled in. Table rows are written in batches of
     about :data:`TABLE_BATCH_ROWS`. Returns the number of nuclei written.
     """
     count, rows = 0, []
@@ -42,10 +43,7 @@ def write_vectors(store: ChunkStore, tiles: Sequence[Tile], lookup: KeyLookup, g
         if not len(result):
             continue
         ids = apply_key_lookup(result.keys, lookup)
-        if geojson is not None:
-            keep = geojson.write_rings(ids, result.ring_coords, result.ring_starts, result.columns)
-        else:
-            keep = kept_rings(result.ring_coords, result.ring_starts)
+        keep = _write_features(geojson, result, ids)
         if table is not None and keep.any():
             rows.append({"label": ids[keep], **{name: values[keep] for name, values in result.columns.items()}})
             if sum(len(batch["label"]) for batch in rows) >= TABLE_BATCH_ROWS:
@@ -53,6 +51,19 @@ def write_vectors(store: ChunkStore, tiles: Sequence[Tile], lookup: KeyLookup, g
         count += int(keep.sum())
     _write_rows(table, rows)
     return count
+
+
+def _write_features(geojson, result: ChunkResult, ids: np.ndarray) -> np.ndarray:
+    """Write a chunk's features (pre-rendered ones when they suit ``geojson``); return the rows kept."""
+    features = result.features
+    if geojson is None:
+        if features is not None and features.decimals == 2:
+            return features.keep
+        return kept_rings(result.ring_coords, result.ring_starts)
+    if features is not None and features.style == geojson.style:
+        geojson.write_rendered(features, ids[features.keep])
+        return features.keep
+    return geojson.write_rings(ids, result.ring_coords, result.ring_starts, result.columns)
 
 
 def _write_rows(table, rows: list[dict]) -> None:

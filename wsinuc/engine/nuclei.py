@@ -24,6 +24,7 @@ from wsinuc.instances import (
 )
 from wsinuc.stitching import own_objects
 from wsinuc.tiling import Tile
+from wsinuc.writers.geojson import render_features
 
 
 def chunk_nuclei(context, tile: Tile, block: np.ndarray, prob: np.ndarray) -> tuple[ChunkResult, dict]:
@@ -33,6 +34,7 @@ def chunk_nuclei(context, tile: Tile, block: np.ndarray, prob: np.ndarray) -> tu
     2. Drop objects wider than the halo (not single nuclei).
     3. Keep the nuclei whose anchor lies in the tile's core.
     4. Outline them (packed rings, level-0 pixel edges) and measure them.
+    5. Render their GeoJSON features, ids left as placeholders (pass 2 fills them in).
 
     Parameters
     ----------
@@ -58,12 +60,14 @@ def chunk_nuclei(context, tile: Tile, block: np.ndarray, prob: np.ndarray) -> tu
     poly_s, clock = _lap(clock)
     columns = measure_nuclei(owned.labels, block, mpp=context.level0_mpp, offset=offset, rings=rings)
     columns.pop("id", None)
-    measure_s, _ = _lap(clock)
-    result = ChunkResult(owned.keys, owned.labels, rings.coords, rings.starts, columns)
+    measure_s, clock = _lap(clock)
+    features = render_features(rings.coords, rings.starts, columns)
+    features_s, _ = _lap(clock)
+    result = ChunkResult(owned.keys, owned.labels, rings.coords, rings.starts, columns, features)
     height, width = tile.core_box.shape
     summary = {"index": tile.index, "count": len(owned), "too_large": too_large,
                "megapixels": height * width / 1e6, "valid_megapixels": prob.size / 1e6,
-               "seconds": {"postprocess": post_s, "polygons": poly_s, "measure": measure_s}}
+               "seconds": {"postprocess": post_s, "polygons": poly_s, "measure": measure_s, "features": features_s}}
     return result, summary
 
 

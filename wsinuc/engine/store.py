@@ -19,6 +19,10 @@ cropped and compressed (``overhang_*``). The vector pass
 (:meth:`ChunkStore.vectors`) never decompresses labels; painting decodes each
 chunk's full labels once (:meth:`ChunkStore.masks`, for its own cell) and
 only the small overhang for its neighbours (:meth:`ChunkStore.overhang`).
+The chunk's GeoJSON features, rendered in pass 1 with placeholder ids
+(:class:`~wsinuc.writers.geojson_fast.RenderedFeatures`), are kept as
+``features_text`` (raw uint8), ``features_keep``, ``features_id_offsets`` and
+``features_style``; files without them (older runs) are rendered in pass 2.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from numcodecs import Zstd
 
 from wsinuc.tiling import Box, Tile
 from wsinuc.writers.atomic import atomic_file
+from wsinuc.writers.geojson_fast import RenderedFeatures
 
 _COLUMN_PREFIX = "m_"
 _LABEL_CODEC = Zstd(level=1)
@@ -54,6 +59,8 @@ class ChunkResult:
         ``int64`` (k + 1,): the outline of nucleus ``i`` is ``ring_coords[ring_starts[i]:ring_starts[i + 1]]``.
     columns : dict of str to np.ndarray
         Measurements, one (k,) array per column.
+    features : RenderedFeatures or None
+        The nuclei's GeoJSON features rendered with placeholder ids (None: not rendered).
     """
 
     keys: np.ndarray
@@ -61,6 +68,7 @@ class ChunkResult:
     ring_coords: np.ndarray
     ring_starts: np.ndarray
     columns: dict
+    features: RenderedFeatures | None = None
 
     def __len__(self) -> int:
         return int(self.keys.size)
@@ -100,6 +108,7 @@ class ChunkStore:
                   **_pack_coords(result.ring_coords), "ring_starts": result.ring_starts}
         arrays.update(_pack_overhang(overhang_pieces(labels, tile.valid_box, tile.core_box)))
         arrays.update(_pack_columns(result.columns))
+        arrays.update(_pack_features(result.features, len(result)))
         self.folder.mkdir(parents=True, exist_ok=True)
         with atomic_file(self.path(tile), "wb") as handle:
             np.savez(handle, **arrays)
@@ -238,10 +247,28 @@ def _unpack_columns(data) -> dict:
     return columns
 
 
+def _pack_features(features: RenderedFeatures | None, count: int) -> dict:
+    """The rendered features' arrays (none when there are none)."""
+    if features is None:
+        return {}
+    if features.keep.shape != (count,) or features.id_offsets.shape != (int(np.count_nonzero(features.keep)),):
+        raise ValueError(f"features must keep one flag per nucleus ({count}) and one id offset per kept one, got "
+                         f"{features.keep.shape} flags and {features.id_offsets.shape} offsets")
+    return {"features_text": features.text, "features_keep": features.keep,
+            "features_id_offsets": features.id_offsets, "features_style": np.array(features.style)}
+
+
+def _unpack_features(data) -> RenderedFeatures | None:
+    if "features_text" not in data.files:  # files written before features were rendered in pass 1
+        return None
+    return RenderedFeatures(data["features_text"], data["features_keep"], data["features_id_offsets"],
+                            str(data["features_style"]))
+
+
 def _vectors(data, labels: np.ndarray | None) -> ChunkResult:
     columns = _unpack_columns(data)
     coords = _unpack_coords(data)
-    return ChunkResult(data["keys"], labels, coords, data["ring_starts"], columns)
+    return ChunkResult(data["keys"], labels, coords, data["ring_starts"], columns, _unpack_features(data))
 
 
 def _narrow(labels: np.ndarray, count: int) -> np.ndarray:

@@ -41,7 +41,13 @@ import numpy as np
 from shapely.geometry import Polygon
 
 from wsinuc.writers.atomic import atomic_file, disk_full_guard
-from wsinuc.writers.geojson_fast import chunk_features_text
+from wsinuc.writers.geojson_fast import (
+    RenderedFeatures,
+    chunk_features_text,
+    patch_ids,
+    render_chunk_features,
+    render_style,
+)
 from wsinuc.writers.polygon_prep import prepare_polygon, prepare_rings
 from wsinuc.writers.qupath_schema import validate_qupath_feature
 
@@ -52,6 +58,7 @@ __all__ = [
     "label_id_from_feature_id",
     "prepare_polygon",
     "prepare_rings",
+    "render_features",
     "validate_qupath_feature",
 ]
 
@@ -140,6 +147,21 @@ def build_feature(
         "geometry": {"type": "Polygon", "coordinates": [ring.tolist() for ring in rings]},
         "properties": properties,
     }
+
+
+def render_features(
+    coords: np.ndarray, starts: np.ndarray, columns: Mapping[str, np.ndarray] | None = None, *,
+    class_name: str = DEFAULT_CLASS_NAME, color: tuple[int, int, int] = DEFAULT_CLASS_COLOR,
+    decimals: int = 2,
+) -> RenderedFeatures:
+    """A chunk's features before their ids are known, for :meth:`GeoJSONWriter.write_rendered`.
+
+    Rendered with the settings of a ``GeoJSONWriter(class_name=..., color=...,
+    decimals=...)``; rings are trusted to be valid (as
+    :meth:`GeoJSONWriter.write_rings` with ``check_valid=False``).
+    """
+    style = {"classification": _classification(class_name, color), "decimals": decimals}
+    return render_chunk_features(coords, starts, columns, **style)
 
 
 def _classification(name: str, color: Iterable[int]) -> dict[str, Any]:
@@ -339,6 +361,29 @@ class GeoJSONWriter:
                 self._stream.write(text if self.feature_count else text.slice(len(_SEPARATOR)))
             self.feature_count += int(np.count_nonzero(keep))
         return keep
+
+    @property
+    def style(self) -> str:
+        """The settings features must be rendered with to go through :meth:`write_rendered`."""
+        return render_style(self.classification, self.decimals)
+
+    def write_rendered(self, features: RenderedFeatures, ids: np.ndarray) -> None:
+        """Append a chunk's pre-rendered features (:func:`render_features`) with their ids.
+
+        Writes the bytes :meth:`write_rings` writes for the same nuclei. ``ids``
+        (int, ``features.keep.sum()``) are the positive label ids of the kept
+        rows; ValueError if ``features`` were rendered with other settings
+        than this writer's :attr:`style`, or ids do not match the kept rows.
+        """
+        if self._stream is None:
+            raise RuntimeError("GeoJSONWriter.write_rendered called outside its 'with' block")
+        if features.style != self.style:
+            raise ValueError(f"features rendered with {features.style}, writer needs {self.style}")
+        text = patch_ids(features.text, features.id_offsets, ids)
+        if text.size:
+            with disk_full_guard(self.path):
+                self._stream.write(text if self.feature_count else text[len(_SEPARATOR) :])
+            self.feature_count += len(features.id_offsets)
 
     def write_many(
         self, items: Iterable[tuple[int, Polygon | np.ndarray, Mapping[str, Any] | None]]

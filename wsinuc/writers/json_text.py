@@ -19,7 +19,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_ID_HEAD = b',\n{"type":"Feature","id":"00000000-0000-0000-'
+ID_HEAD = b',\n{"type":"Feature","id":"'
+"""Text of a feature before its id (with the separator that precedes every feature)."""
+ID_OFFSET = len(ID_HEAD)
+"""Bytes from the start of a feature's text (its separator) to its id."""
+ID_WIDTH = 36
+"""Bytes of a feature id (a UUID string)."""
+_UUID_ZERO = b"00000000-0000-0000-0000-000000000000"
 _ID_TAIL = b'","geometry":{"type":"Polygon","coordinates":'
 
 
@@ -138,18 +144,35 @@ def coordinates_text(
     return _text_array(matrix[matrix != 0], offsets)
 
 
+def uuid_bytes(label_ids: np.ndarray) -> np.ndarray:
+    """ASCII of ``str(uuid.UUID(int=label_id))`` per id, as a ``(k, 36)`` uint8 matrix.
+
+    Parameters
+    ----------
+    label_ids : ndarray of int, shape (k,)
+        Non-negative ids below ``2**63``.
+    """
+    label_ids = np.asarray(label_ids)
+    integral = np.issubdtype(label_ids.dtype, np.integer)
+    if label_ids.ndim != 1 or not integral or np.any(label_ids < 0):
+        raise ValueError(f"label_ids must be a 1-D array of non-negative ints, got {label_ids!r}")
+    shifts = np.arange(60, -4, -4, dtype=np.int64)
+    hexes = _HEX[(label_ids.astype(np.int64)[:, None] >> shifts) & 15]
+    out = np.tile(np.frombuffer(_UUID_ZERO, dtype=np.uint8), (len(label_ids), 1))
+    out[:, 19:23] = hexes[:, :4]
+    out[:, 24:36] = hexes[:, 4:]
+    return out
+
+
 def feature_heads(label_ids: np.ndarray) -> pa.Array:
     """``,\\n{"type":"Feature","id":"<uuid>","geometry":{...,"coordinates":`` per label id.
 
-    The id is ``str(uuid.UUID(int=label_id))``, as :func:`feature_id` writes it.
+    The id is ``str(uuid.UUID(int=label_id))``, as :func:`feature_id` writes it;
+    it starts :data:`ID_OFFSET` bytes into the head and is 36 bytes long.
     """
-    shifts = np.arange(60, -4, -4, dtype=np.int64)
-    hexes = _HEX[(label_ids[:, None] >> shifts) & 15]
-    template = np.frombuffer(_ID_HEAD + b"0000-000000000000" + _ID_TAIL, dtype=np.uint8)
+    template = np.frombuffer(ID_HEAD + _UUID_ZERO + _ID_TAIL, dtype=np.uint8)
     heads = np.tile(template, (len(label_ids), 1))
-    start = len(_ID_HEAD)
-    heads[:, start : start + 4] = hexes[:, :4]
-    heads[:, start + 5 : start + 17] = hexes[:, 4:]
+    heads[:, ID_OFFSET : ID_OFFSET + ID_WIDTH] = uuid_bytes(label_ids)
     offsets = np.arange(len(label_ids) + 1, dtype=np.int64) * len(template)
     return _text_array(heads.ravel(), offsets)
 
@@ -207,9 +230,15 @@ def properties_text(
 
 def join_feature_text(parts: list[pa.Array]) -> pa.Buffer:
     """Concatenate per-feature text pieces feature by feature; return the bytes as one buffer."""
+    return join_feature_text_with_offsets(parts)[0]
+
+
+def join_feature_text_with_offsets(parts: list[pa.Array]) -> tuple[pa.Buffer, np.ndarray]:
+    """:func:`join_feature_text` and where each feature starts in it (int64, one per feature)."""
     whole = pc.binary_join_element_wise(*parts, _text(""))
     if not len(whole):
-        return pa.py_buffer(b"")
-    offsets = np.frombuffer(whole.buffers()[1], dtype=np.int64)[whole.offset :]
-    first, last = int(offsets[0]), int(offsets[len(whole)])
-    return whole.buffers()[2].slice(first, last - first)
+        return pa.py_buffer(b""), np.zeros(0, dtype=np.int64)
+    offsets = np.frombuffer(whole.buffers()[1], dtype=np.int64)
+    offsets = offsets[whole.offset : whole.offset + len(whole) + 1]
+    first, last = int(offsets[0]), int(offsets[-1])
+    return whole.buffers()[2].slice(first, last - first), offsets[:-1] - first

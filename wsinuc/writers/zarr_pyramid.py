@@ -12,8 +12,10 @@ for any other layout.
 are written (``level k == level(k - 1)[::2, ::2]``), so level 0 is never read
 back when the blocks arrive in row-major order. A destination chunk waits in
 memory until every pixel of it has arrived; at most ``2 * columns + 2``
-chunks wait per level (memory O(one chunk row)), older ones are completed
-from the level below on disk. :meth:`StreamingPyramid.finish` completes the
+chunks wait per level, and never more than :data:`MAX_WAITING_CHUNKS`, so
+memory stays flat whatever the slide's width (on a slide wider than about
+``MAX_WAITING_CHUNKS`` level-1 chunks, the oldest waiting chunks are
+completed from the level below on disk instead). :meth:`StreamingPyramid.finish` completes the
 waiting ones and computes from disk every chunk no written block reached
 (e.g. cells outside the tissue, or blocks written before a resume).
 """
@@ -107,6 +109,10 @@ def _chunk_box(array: zarr.Array, index: tuple[int, int]) -> tuple[int, int, int
     return y0, x0, min(y0 + ch, height), min(x0 + cw, width)
 
 
+MAX_WAITING_CHUNKS = 16
+"""Chunks one pyramid level may hold in memory (16 x 1024² x 5 bytes = 80 MiB at most per level)."""
+
+
 class StreamingPyramid:
     """Levels 1.. of a label store, filled as blocks of the level below are written.
 
@@ -120,7 +126,7 @@ class StreamingPyramid:
         self._arrays = list(arrays)
         self._pending: list[OrderedDict] = [OrderedDict() for _ in self._arrays]
         self._done: list[set] = [set() for _ in self._arrays]
-        self._caps = [2 * -(-a.shape[1] // a.chunks[1]) + 2 for a in self._arrays]
+        self._caps = [min(2 * -(-a.shape[1] // a.chunks[1]) + 2, MAX_WAITING_CHUNKS) for a in self._arrays]
 
     def wrote(self, level: int, y0: int, x0: int, block: np.ndarray) -> None:
         """Take ``block``, just written to ``level`` at ``(y0, x0)``, into ``level + 1`` (and on up)."""
