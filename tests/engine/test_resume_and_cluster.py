@@ -41,7 +41,7 @@ def _kill_after_chunks(command: list[str], work: Path, chunks: int, timeout: flo
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline and process.poll() is None:
-            done = list((work / "chunks").glob("*.npz")) if (work / "chunks").is_dir() else []
+            done = list((work / "chunks").glob("*.chunk")) if (work / "chunks").is_dir() else []
             if len(done) >= chunks:
                 process.send_signal(signal.SIGKILL)
                 break
@@ -51,7 +51,7 @@ def _kill_after_chunks(command: list[str], work: Path, chunks: int, timeout: flo
         if process.poll() is None:
             process.kill()
     assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()[-2000:]
-    return len(list((work / "chunks").glob("*.npz")))
+    return len(list((work / "chunks").glob("*.chunk")))
 
 
 def test_kill_then_resume_gives_the_uninterrupted_result(tmp_path, resume_slide, colour_model):

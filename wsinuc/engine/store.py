@@ -1,13 +1,13 @@
 """The per-chunk result files of one run: the only code that knows their layout.
 
-Pass 1 leaves one file per finished chunk in ``<work>/chunks/<row>_<col>.npz``
+Pass 1 leaves one file per finished chunk in ``<work>/chunks/<row>_<col>.chunk``
 (written atomically, so a file that exists is complete and doubles as the
 resume marker); pass 2 reads them back. Each holds the anchor keys of the
 nuclei the chunk owns, their masks on the chunk's valid block, their
 outlines as packed rings and their measurements.
 
-Layout: an uncompressed ``.npz`` (reading one array touches only its bytes),
-whose ``labels_zstd`` is the label raster (uint16 when ids fit, else int32)
+Layout: named arrays in one :mod:`~wsinuc.engine.chunk_file` container (read
+with one system call; ``.npz`` files of older runs still load), whose ``labels_zstd`` is the label raster (uint16 when ids fit, else int32)
 compressed with Zstandard level 1 (about 10x faster than zlib both ways, as
 small), ``labels_meta`` its ``(height, width, itemsize)``; outline vertices,
 when all integral, are kept as Zstandard-compressed int32 steps from vertex
@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from numcodecs import Zstd
 
+from wsinuc.engine.chunk_file import open_arrays, write_arrays
 from wsinuc.tiling import Box, Tile
 from wsinuc.writers.atomic import atomic_file
 from wsinuc.writers.geojson_fast import RenderedFeatures
@@ -89,7 +90,7 @@ class ChunkStore:
     def path(self, tile: Tile) -> Path:
         """File of ``tile``'s result (exists only once the chunk is finished)."""
         row, col = tile.index
-        return self.folder / f"{row:05d}_{col:05d}.npz"
+        return self.folder / f"{row:05d}_{col:05d}.chunk"
 
     def is_done(self, tile: Tile) -> bool:
         """Whether ``tile`` has a finished result."""
@@ -111,21 +112,21 @@ class ChunkStore:
         arrays.update(_pack_features(result.features, len(result)))
         self.folder.mkdir(parents=True, exist_ok=True)
         with atomic_file(self.path(tile), "wb") as handle:
-            np.savez(handle, **arrays)
+            write_arrays(handle, arrays)
 
     def load(self, tile: Tile) -> ChunkResult:
         """Everything ``tile``'s file holds."""
-        with np.load(self.path(tile), allow_pickle=False) as data:
+        with open_arrays(self.path(tile)) as data:
             return _vectors(data, _labels(data))
 
     def vectors(self, tile: Tile) -> ChunkResult:
         """``tile``'s keys, rings and measurements, without the labels (``labels`` is None)."""
-        with np.load(self.path(tile), allow_pickle=False) as data:
+        with open_arrays(self.path(tile)) as data:
             return _vectors(data, None)
 
     def keys(self, tile: Tile) -> np.ndarray:
         """The anchor keys of ``tile``'s nuclei (reads only that array)."""
-        with np.load(self.path(tile), allow_pickle=False) as data:
+        with open_arrays(self.path(tile)) as data:
             return data["keys"]
 
     def masks(self, tile: Tile, scratch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +135,7 @@ class ChunkStore:
         With ``scratch`` (a uint8 array large enough), the labels are decoded
         into it and returned as a view of it (valid until its next use).
         """
-        with np.load(self.path(tile), allow_pickle=False) as data:
+        with open_arrays(self.path(tile)) as data:
             if "labels" in data.files:  # files written before the Zstandard layout
                 return data["keys"], data["labels"]
             return data["keys"], decode_labels(data["labels_zstd"], data["labels_meta"], scratch)
@@ -145,7 +146,7 @@ class ChunkStore:
         Each piece is ``(box, labels)`` in level-0 pixels, cropped to its
         non-zero pixels (see :func:`overhang_pieces`); reads a few small arrays.
         """
-        with np.load(self.path(tile), allow_pickle=False) as data:
+        with open_arrays(self.path(tile)) as data:
             if "overhang_boxes" not in data.files:  # files written before the overhang arrays
                 return data["keys"], overhang_pieces(_labels(data), tile.valid_box, tile.core_box)
             return data["keys"], _unpack_overhang(data)

@@ -240,6 +240,9 @@ class LabelsZarrWriter:
         """Return pyramid level ``level`` as a zarr array (level 0 is full size)."""
         if not 0 <= level < self.levels:
             raise ValueError(f"level must be in 0..{self.levels - 1}, got {level}")
+        if self._arrays is None:
+            self._group = zarr.open_group(self.path, mode="r", zarr_format=3)
+            self._arrays = [self._group[str(index)] for index in range(self.levels)]
         return self._arrays[level]
 
     def unit_indices(self, y0: int, x0: int, shape: tuple[int, int]) -> list[tuple[int, int]]:
@@ -355,7 +358,6 @@ class LabelsZarrWriter:
             self.build_pyramid()
         final = commit_dir(partial_dir_path(self.path), self.path, overwrite=overwrite)
         remove_quietly(markers_dir_path(self.path))
-        self._group = zarr.open_group(final, mode="r", zarr_format=3)
-        self._arrays = [self._group[str(level)] for level in range(self.levels)]
+        self._group = self._arrays = None  # reopened read-only on first use (most callers never do)
         return final
 
