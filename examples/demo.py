@@ -43,7 +43,7 @@ def main() -> int:
     print(
         "\nTo view in QuPath: open the slide ("
         f"{slide}), then File > Import objects from file... > {folder / 'nuclei.geojson'}"
-        f"\nQuick look: {folder / 'overlay.png'}; per-nucleus measurements: {folder / 'nuclei.parquet'}"
+        f"\nQuick look: {folder / 'overlay.jpg'}; per-nucleus measurements: {folder / 'nuclei.parquet'}"
     )
     return 0
 

@@ -38,3 +38,14 @@ def test_interior_chunks_fill_whole_batches():
     interior = [t for t in plan if 0 < t.index[0] < 7 and 0 < t.index[1] < 7]
     groups = batches(interior, 4, 1.0)
     assert [len(g) for g in groups] == [4] * 9
+
+
+def test_the_tissue_mask_thumbnail_is_reduced_to_about_four_micrometres_per_pixel():
+    import numpy as np
+
+    from wsinuc.engine.plan import mask_thumbnail
+
+    thumbnail = np.random.default_rng(0).integers(0, 256, (1000, 800, 3), dtype=np.uint8)
+    assert mask_thumbnail(thumbnail, 0.25).shape == (63, 50, 3)      # 16x smaller: 4 um/px
+    assert mask_thumbnail(thumbnail, 5.0) is thumbnail               # already coarser
+    assert mask_thumbnail(thumbnail[:40, :40], 0.25).shape == (40, 40, 3)  # too small to reduce

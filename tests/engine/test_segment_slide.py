@@ -93,7 +93,7 @@ def test_run_record_and_overlay(two_runs):
     record = json.loads((two_runs[256] / "run.json").read_text())
     assert record["counts"]["chunks_run_now"] == record["counts"]["chunks"] > 0
     assert len(record["weights_sha256"]) == 64
-    assert (two_runs[256] / "overlay.png").stat().st_size > 0
+    assert (two_runs[256] / "overlay.jpg").stat().st_size > 0
     assert not (two_runs[256] / ".work").exists()
 
 

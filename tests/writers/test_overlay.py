@@ -92,3 +92,16 @@ def test_save_png_refuses_non_uint8_without_leaving_a_file(tmp_path):
     with pytest.raises(ValueError, match="uint8"):
         save_png(tmp_path / "overlay.png", np.zeros((4, 4, 3), dtype=np.float32))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_save_image_writes_jpeg_by_its_suffix_and_refuses_other_names(tmp_path, thumbnail):
+    from PIL import Image
+
+    from wsinuc.writers.overlay import save_image
+
+    path = save_image(tmp_path / "overlay.jpg", thumbnail)
+    with Image.open(path) as image:
+        assert image.format == "JPEG" and image.size == thumbnail.shape[1::-1]
+        assert np.abs(np.asarray(image).astype(int) - thumbnail).mean() < 8
+    with pytest.raises(ValueError, match="png"):
+        save_image(tmp_path / "overlay.tif", thumbnail)

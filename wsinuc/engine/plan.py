@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from wsinuc.config import SegmentConfig
 from wsinuc.engine.chunk_task import ChunkContext, working_shape
@@ -30,6 +31,8 @@ DEFAULT_TARGET_MPP = 0.25
 THUMBNAIL_SIZE = 2048
 WORK_DIR = ".work"
 STRIDE = 32
+TISSUE_MASK_MPP = 4.0
+"""Pixel size (um/px) the tissue mask is computed at, at the finest (16 working pixels)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan:
     scale = working_scale(level0_mpp, target)
     chunk_size, halo = level0_chunking(tiling.chunk_size, tiling.halo, scale)
     grid = plan_tiles((height, width), chunk_size, halo, stride_multiple=STRIDE)
-    tiles = _select(grid, tiling.region, thumbnail)
+    tiles = _select(grid, tiling.region, thumbnail, level0_mpp)
     context = ChunkContext(
         slide_path=str(slide_path), mpp_override=inference.mpp, level0_mpp=level0_mpp, scale=scale,
         model=model, device=inference.device, batch_size=inference.batch_size or auto_batch_size(inference.device),
@@ -141,7 +144,7 @@ def _postprocess(requested: str, card: dict) -> str:
     return str(card.get("postprocess", "opening"))
 
 
-def _select(grid, region, thumbnail) -> list[Tile]:
+def _select(grid, region, thumbnail, level0_mpp: float) -> list[Tile]:
     tiles = list(grid)
     if region is not None:
         x, y, w, h = region
@@ -150,8 +153,21 @@ def _select(grid, region, thumbnail) -> list[Tile]:
             raise OptionError("--region", f"{x},{y},{w},{h} lies outside the slide ({width} x {height})")
         tiles = crop_to_region(tiles, Box(y, x, y + h, x + w), stride_multiple=STRIDE)
     if thumbnail is not None:
-        mask = tissue_mask(thumbnail)
+        mask = tissue_mask(mask_thumbnail(thumbnail, level0_mpp * grid.image_shape[1] / thumbnail.shape[1]))
         downsample = grid.image_shape[1] / mask.shape[1]
         keep = {t.index for t in select_tiles(tiles, mask, downsample)}
         tiles = [t for t in tiles if t.index in keep]
     return tiles
+
+
+def mask_thumbnail(thumbnail: np.ndarray, thumbnail_mpp: float) -> np.ndarray:
+    """``thumbnail`` reduced (box filter) to about :data:`TISSUE_MASK_MPP` um/px when it is finer.
+
+    Chunks are hundreds of micrometres wide, so a tissue mask finer than a
+    few micrometres per pixel selects the same chunks at many times the cost
+    (a small slide's thumbnail is the slide itself).
+    """
+    factor = int(TISSUE_MASK_MPP // thumbnail_mpp)
+    if factor < 2 or min(thumbnail.shape[:2]) // factor < 8:
+        return thumbnail
+    return np.asarray(Image.fromarray(thumbnail).reduce(factor))

@@ -35,7 +35,7 @@ def output_names(config: SegmentConfig) -> dict[str, str]:
         "geojson": "nuclei.geojson.gz" if out.gzip else "nuclei.geojson",
         "table": f"nuclei.{out.table_format}",
         "zarr": "labels.ome.zarr",
-        "overlay": "overlay.png",
+        "overlay": "overlay.jpg",
     }
     return {key: names[key] for key in out.outputs}
 

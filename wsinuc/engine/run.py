@@ -31,7 +31,7 @@ from wsinuc.device import resolve_device
 from wsinuc.instances import MEASUREMENT_COLUMNS
 from wsinuc.slide import open_slide
 from wsinuc.tiling import Tile
-from wsinuc.writers import GeoJSONWriter, LabelsZarrWriter, TableWriter, draw_overlay, save_png
+from wsinuc.writers import GeoJSONWriter, LabelsZarrWriter, TableWriter, draw_overlay, save_image
 from wsinuc.writers.atomic import atomic_file, partial_dir_path, partial_file_path
 from wsinuc.writers.zarr_labels import markers_dir_path
 
@@ -196,4 +196,4 @@ def _write_overlay(plan: RunPlan, zarr_path: Path, path: Path) -> None:
     levels = sorted(group.array_keys(), key=int)
     scale = thumbnail.shape[1] / plan.slide_shape[1]
     level = max((lv for lv in levels if 2 ** int(lv) <= max(1.0, 1 / scale)), key=int)
-    save_png(path, draw_overlay(thumbnail, group[level][...]))
+    save_image(path, draw_overlay(thumbnail, group[level][...]))

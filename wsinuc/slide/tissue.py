@@ -96,8 +96,9 @@ def saturation_value(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a 2048-px thumbnail takes milliseconds instead of half a second.
     """
     rgb = np.asarray(rgb)
-    high = rgb.max(axis=-1).astype(np.float32)
-    low = rgb.min(axis=-1).astype(np.float32)
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    high = np.maximum(np.maximum(red, green), blue).astype(np.float32)
+    low = np.minimum(np.minimum(red, green), blue).astype(np.float32)
     saturation = np.divide(high - low, high, out=np.zeros_like(high), where=high > 0)
     return saturation, high / np.float32(255.0)
 

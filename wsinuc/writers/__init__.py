@@ -26,7 +26,7 @@ from wsinuc.writers.geojson import (
     validate_qupath_feature,
 )
 from wsinuc.writers.geojson_fast import kept_rings
-from wsinuc.writers.overlay import draw_overlay, save_png
+from wsinuc.writers.overlay import draw_overlay, save_image, save_png
 from wsinuc.writers.table import TableWriter, measurement_columns
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "label_id_from_feature_id",
     "measurement_columns",
     "prepare_polygon",
+    "save_image",
     "save_png",
     "validate_qupath_feature",
 ]
