@@ -12,7 +12,7 @@ tiles (dense tissue, 0.25 um/px) as 14 slides, the same tiles twice as one
 costs are spread thin), and the sample Aperio slide (20x, resampled to
 0.25 um/px). Threads are limited to one (torch, OpenMP, BLAS).
 
-Part 2, **ratio** (all cores): the model's bare forward pass over the 14 test
+Part 2, **ratio** (all cores; run first, on a quiet machine): the model's bare forward pass over the 14 test
 tiles (each reflect-padded to 1024 and cut into four 512 px tiles, batch 4)
 against the wall time of ``wsinuc segment <14 tiles> --mpp 0.25`` in a fresh
 process (start-up, model load and every output included), in the same run.
@@ -234,16 +234,16 @@ def main(argv: list[str] | None = None) -> int:
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     record = {"benchmark": "engine_overhead", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "device": device_info("cpu"), "versions": versions(), "budgets_per_core": BUDGETS}
-    if "replay" in parts:
-        record["replay_one_core"] = replay(args, data_root)
-        for name, rates in record["replay_one_core"].items():
-            print_table(f"{name}: one core, network replayed", _rows(rates))
     if "ratio" in parts:
         record["ratio"] = result = ratio(args, data_root)
         print_table("bare forward vs wsinuc segment (all cores)", [
             ("model only (56 x 512 px, batch 4)", f"{result['model_only_s']:.1f} s"),
             ("wsinuc segment, wall", f"{result['segment_wall_s']:.1f} s"),
             ("model share of segment wall", f"{result['model_share_of_segment']:.2f} (target >= 0.7)")])
+    if "replay" in parts:
+        record["replay_one_core"] = replay(args, data_root)
+        for name, rates in record["replay_one_core"].items():
+            print_table(f"{name}: one core, network replayed", _rows(rates))
     console.print(f"wrote {write_result(record, args.results, 'engine_overhead', args.label)}")
     return 0
 

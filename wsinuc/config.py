@@ -127,10 +127,15 @@ class InferenceConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
-    """What is written, and how existing outputs are treated."""
+    """What is written, and how existing outputs are treated.
+
+    ``simplify`` is the Douglas-Peucker tolerance of the GeoJSON outlines in
+    level-0 pixels (0: the exact pixel staircase); outlines stay valid.
+    """
 
     outputs: tuple[str, ...] = ALL_OUTPUTS
     gzip: bool = False
+    simplify: float = 0.0
     table_format: str = "parquet"
     resume: bool = False
     overwrite: bool = False
@@ -139,6 +144,8 @@ class OutputConfig:
         unknown = sorted(set(self.outputs) - set(ALL_OUTPUTS))
         if unknown or not self.outputs:
             raise OptionError("--outputs", f"choose from {','.join(ALL_OUTPUTS)}, got {','.join(self.outputs)}")
+        if not 0.0 <= self.simplify <= 4.0:
+            raise OptionError("--simplify", f"must be in [0, 4] level-0 pixels, got {self.simplify}")
         if self.table_format not in ("parquet", "csv"):
             raise OptionError("--table-format", f"must be parquet or csv, got {self.table_format!r}")
         if self.resume and self.overwrite:

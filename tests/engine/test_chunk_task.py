@@ -12,7 +12,7 @@ from wsinuc.engine.chunk_task import ChunkContext, finite
 def _context() -> ChunkContext:
     return ChunkContext(slide_path="s.svs", mpp_override=None, level0_mpp=0.25, scale=1.0,
                         model="weights/broken", device="cpu", batch_size=1, precision="bf16", tta=False,
-                        postprocess="opening", threshold=0.5, seed_area=8, seed_expansion=4,
+                        postprocess="opening", threshold=0.5, seed_area=8, seed_expansion=4, simplify=0.0,
                         work_dir="w")
 
 

@@ -12,7 +12,7 @@ from wsinuc.errors import OptionError
 class _Context:
     def __init__(self, postprocess, scale=1.0):
         self.postprocess, self.scale, self.threshold, self.model = postprocess, scale, 0.5, "toy"
-        self.seed_area, self.seed_expansion = 8, 4
+        self.seed_area, self.seed_expansion, self.simplify = 8, 4, 0.0
 
 
 def _two_touching_nuclei():

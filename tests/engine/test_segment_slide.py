@@ -216,3 +216,22 @@ def test_an_interior_boundary_model_runs_through_the_engine_with_seeded_instance
     assert (tmp_path / "out" / small_slide.stem / "labels.ome.zarr").is_dir()
     assert record["config"]["inference"]["postprocess"] == "auto"
     assert record["postprocess"] == "seeded"
+
+
+def test_simplified_outlines_are_valid_smaller_and_the_measurements_unchanged(tmp_path, small_slide, colour_model):
+    import shapely
+
+    runs = {}
+    for tolerance in (0.0, 1.0):
+        config = replace(_config(colour_model, 512, outputs=("geojson", "table")),
+                         output=OutputConfig(outputs=("geojson", "table"), simplify=tolerance))
+        segment_slide(small_slide, tmp_path / str(tolerance), config)
+        out = tmp_path / str(tolerance) / small_slide.stem
+        features = json.loads((out / "nuclei.geojson").read_text())["features"]
+        runs[tolerance] = (features, pq.read_table(out / "nuclei.parquet"), (out / "nuclei.geojson").stat().st_size)
+    exact, simple = runs[0.0], runs[1.0]
+    assert len(exact[0]) == len(simple[0]) > 50
+    assert simple[2] < 0.8 * exact[2]
+    assert simple[1].equals(exact[1])
+    for feature in simple[0]:
+        assert shapely.geometry.shape(feature["geometry"]).is_valid

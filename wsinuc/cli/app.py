@@ -118,6 +118,7 @@ def segment(
     region: Annotated[Optional[str], typer.Option(help="X,Y,W,H in level-0 pixels: only this part is computed (plus context) and only nuclei anchored inside it are written.")] = None,
     outputs: Annotated[str, typer.Option(help="Comma list of geojson,zarr,table,overlay.")] = ",".join(ALL_OUTPUTS),
     gzip: Annotated[bool, typer.Option("--gzip", help="Write nuclei.geojson.gz.")] = False,
+    simplify: Annotated[float, typer.Option(help="Simplify the GeoJSON outlines within this many level-0 pixels (0: exact pixel staircase; outlines stay valid).")] = 0.0,
     table_format: Annotated[str, typer.Option(help="parquet or csv.")] = "parquet",
     postprocess: Annotated[str, typer.Option(help="auto (the model card's choice), opening (paper), watershed, or seeded (interior/boundary models).")] = "auto",
     tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Test-time augmentation: average the 8 flips/rotations of each tile (~8x the network time).")] = False,
@@ -135,7 +136,7 @@ def segment(
         tiling=TilingConfig(chunk_size=chunk_size, halo=halo, tissue=tissue, region=_parse_region(region)),
         inference=InferenceConfig(model=model, device=device, mpp=mpp, target_mpp=target_mpp,
                                   batch_size=batch_size, precision=precision, postprocess=postprocess, tta=tta),
-        output=OutputConfig(outputs=tuple(o.strip() for o in outputs.split(",") if o.strip()), gzip=gzip,
+        output=OutputConfig(outputs=tuple(o.strip() for o in outputs.split(",") if o.strip()), gzip=gzip, simplify=simplify,
                             table_format=table_format, resume=resume, overwrite=overwrite),
         run=RunConfig(scheduler=scheduler, workers=workers),
     )

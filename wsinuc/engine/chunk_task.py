@@ -55,6 +55,8 @@ class ChunkContext:
         ``opening`` or ``watershed``.
     threshold : float
         Probability threshold.
+    simplify : float
+        Douglas-Peucker tolerance of the outlines, level-0 pixels (0: exact staircase).
     seed_area, seed_expansion : int
         ``seeded`` post-processing: smallest interior seed kept (pixels) and most
         rings a seed grows by, in working pixels (from the model card).
@@ -75,6 +77,7 @@ class ChunkContext:
     threshold: float
     seed_area: int
     seed_expansion: int
+    simplify: float
     work_dir: str
 
 

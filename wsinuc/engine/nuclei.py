@@ -20,6 +20,7 @@ from wsinuc.instances import (
     measure_nuclei,
     probability_to_instances,
     seeded_instances,
+    simplify_rings,
     watershed_instances,
 )
 from wsinuc.stitching import own_objects
@@ -33,7 +34,8 @@ def chunk_nuclei(context, tile: Tile, block: np.ndarray, prob: np.ndarray) -> tu
     1. Probabilities → labelled nuclei (the run's post-processing).
     2. Drop objects wider than the halo (not single nuclei).
     3. Keep the nuclei whose anchor lies in the tile's core.
-    4. Outline them (packed rings, level-0 pixel edges) and measure them.
+    4. Outline them (packed rings, level-0 pixel edges), measure them, and
+       simplify the outlines when asked (``--simplify``; measured unsimplified).
     5. Render their GeoJSON features, ids left as placeholders (pass 2 fills them in).
 
     Parameters
@@ -61,6 +63,8 @@ def chunk_nuclei(context, tile: Tile, block: np.ndarray, prob: np.ndarray) -> tu
     columns = measure_nuclei(owned.labels, block, mpp=context.level0_mpp, offset=offset, rings=rings)
     columns.pop("id", None)
     measure_s, clock = _lap(clock)
+    if context.simplify > 0 and len(rings):
+        rings = simplify_rings(rings, context.simplify)
     features = render_features(rings.coords, rings.starts, columns)
     features_s, _ = _lap(clock)
     result = ChunkResult(owned.keys, owned.labels, rings.coords, rings.starts, columns, features)

@@ -98,6 +98,7 @@ def plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan:
         postprocess=_postprocess(inference.postprocess, card), threshold=inference.threshold,
         seed_area=int(card.get("seeded", {}).get("min_seed_size", SEED_MIN_AREA)),
         seed_expansion=int(card.get("seeded", {}).get("max_expansion", SEED_EXPANSION)),
+        simplify=float(config.output.simplify),
         work_dir=str(out_dir / slide_path.stem / WORK_DIR),
     )
     return RunPlan(out_dir / slide_path.stem, context, tuple(tiles), chunk_size, halo, (height, width), mpp, card,

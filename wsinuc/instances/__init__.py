@@ -1,7 +1,7 @@
 """Instances: probabilities -> labelled nuclei -> outlines and measurements (pure)."""
 
 from wsinuc.instances.measure import MEASUREMENT_COLUMNS, measure_nuclei
-from wsinuc.instances.polygons import label_polygons, label_rings, mask_outline, rings_to_polygons
+from wsinuc.instances.polygons import label_polygons, label_rings, mask_outline, rings_to_polygons, simplify_rings
 from wsinuc.instances.postprocess import (
     drop_small_objects,
     open_foreground,
@@ -23,5 +23,6 @@ __all__ = [
     "probability_to_instances",
     "rings_to_polygons",
     "seeded_instances",
+    "simplify_rings",
     "watershed_instances",
 ]

@@ -86,7 +86,7 @@ def label_rings(
     origin = np.array([float(offset[0]), float(offset[1])])
     rings = PackedRings(present, (corners + origin) * float(scale), starts)
     if simplify_tolerance > 0 and len(rings):
-        rings = _simplified(rings, float(simplify_tolerance))
+        rings = simplify_rings(rings, float(simplify_tolerance))
     return rings
 
 
@@ -137,8 +137,13 @@ def mask_outline(mask: np.ndarray) -> list[np.ndarray]:
     return [_staircase(contour) for contour in find_contours(padded, 0.5)]
 
 
-def _simplified(rings: PackedRings, tolerance: float) -> PackedRings:
-    """Topology-preserving simplification of every ring, kept valid and counter-clockwise."""
+def simplify_rings(rings: PackedRings, tolerance: float) -> PackedRings:
+    """Topology-preserving simplification of every ring, kept valid and counter-clockwise.
+
+    ``tolerance`` is the Douglas-Peucker distance in the rings' units (level-0
+    pixels in the engine); 0.5 removes the one-pixel stair corners' extra
+    vertices only where a chord stays within half a pixel.
+    """
     polygons = shapely.simplify(rings_to_polygons(rings), tolerance, preserve_topology=True)
     invalid = np.flatnonzero(~shapely.is_valid(polygons))
     polygons[invalid] = [_largest_polygon(polygons[i]) for i in invalid]
