@@ -204,6 +204,26 @@ def atomic_file(path: str | Path, mode: str = "wb", **open_kwargs) -> Iterator[I
         raise
 
 
+def atomic_write_bytes(path: str | Path, data: bytes, *, sync: bool = True) -> Path:
+    """Write ``data`` to ``path`` through a partial file renamed when complete.
+
+    ``sync=False`` skips the fsync, for the many small files inside a store
+    that is itself renamed into place when complete (a zarr chunk file): a
+    crash then loses the partial store, never leaves a torn chunk in it.
+    """
+    path = Path(path)
+    partial = partial_file_path(path)
+    try:
+        with disk_full_guard(path), open(partial, "wb") as handle:
+            handle.write(data)
+            if sync:
+                _fsync_file(handle)
+        return commit_file(partial, path)
+    except BaseException:
+        remove_quietly(partial)
+        raise
+
+
 def commit_dir(partial: str | Path, path: str | Path, *, overwrite: bool = False) -> Path:
     """Rename a finished partial folder onto its final name.
 

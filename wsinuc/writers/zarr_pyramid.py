@@ -31,6 +31,8 @@ from numcodecs import Zstd
 from zarr.codecs import BytesCodec, ZstdCodec
 from zarr.storage import LocalStore
 
+from wsinuc.writers.atomic import atomic_write_bytes
+
 LABEL_DTYPE = np.dtype("uint32")
 
 
@@ -74,9 +76,7 @@ def write_region(array: zarr.Array, y0: int, x0: int, labels: np.ndarray) -> Non
             if piece.shape != (ch, cw):
                 piece = np.pad(piece, ((0, ch - piece.shape[0]), (0, cw - piece.shape[1])))
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(path.name + ".partial")
-            partial.write_bytes(codec.encode(np.ascontiguousarray(piece, dtype="<u4")))
-            partial.replace(path)
+            atomic_write_bytes(path, codec.encode(np.ascontiguousarray(piece, dtype="<u4")), sync=False)
 
 
 def read_region(array: zarr.Array, rows: slice, cols: slice) -> np.ndarray:
