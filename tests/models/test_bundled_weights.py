@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -50,3 +51,22 @@ def test_tensors_are_fp16_and_the_model_loads_offline(name, monkeypatch):
     model = load_model(name)
     out = model(torch.rand(1, 3, 64, 64))
     assert out.shape == (1, 1, 64, 64) and torch.isfinite(out).all()
+
+
+def test_the_wheel_carries_weights_under_the_package_index_limit():
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    setuptools = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    included = {p for pattern in setuptools["package-data"]["wsinuc"] for p in (root / "wsinuc").glob(pattern)}
+    excluded = {p for pattern in setuptools["exclude-package-data"]["wsinuc"] for p in (root / "wsinuc").glob(pattern)}
+    shipped = included - excluded
+    assert {p.name for p in shipped} >= {"cascade-lite.safetensors", "cascade-lite.json"}
+    assert sum(p.stat().st_size for p in shipped) < 100 * 2**20 * 0.9  # the whole wheel must stay under 100 MB
+
+
+def test_a_missing_paper_width_cascade_says_where_its_weights_are():
+    from wsinuc.models.weights import weights_not_found
+
+    message = str(weights_not_found("cascade", ["cascade-lite"]))
+    assert "source tree" in message and "110 MB" in message and "\n" not in message

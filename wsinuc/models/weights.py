@@ -274,10 +274,18 @@ def load_model(
 def weights_not_found(name_or_path: str | Path, bundled: list[str]) -> WeightsError:
     """The error for a model name that is neither bundled nor a weights file.
 
-    A preset of :data:`wsinuc.models.PRESETS` without shipped weights (the
-    paper-width ``cascade`` until it is trained on a GPU) says how to get them.
+    A preset of :data:`wsinuc.models.PRESETS` without installed weights says
+    how to get them: the paper-width ``cascade`` (110 MB) is in the source
+    tree but not in the wheel, which stays under the package index's 100 MB.
     """
     listed = ", ".join(bundled) if bundled else "none installed"
+    if str(name_or_path) == "cascade":
+        return WeightsError(
+            name_or_path,
+            f"no trained weights in this install (bundled: {listed}): the paper-width weights (110 MB) are in "
+            f"wsinuc's source tree, not in the wheel (install it with `pip install -e .`, or pass "
+            f"--model <source>/wsinuc/weights/cascade), or train them with `wsinuc train --preset cascade`",
+        )
     if str(name_or_path) in PRESETS:
         return WeightsError(
             name_or_path,
