@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wsinuc.engine.chunk_file import ArrayFile, open_arrays, write_arrays
+from wsinuc.engine.chunk_file import ArrayFile, write_arrays
 
 
 def test_arrays_of_every_kind_come_back_exactly(tmp_path):
@@ -15,19 +15,12 @@ def test_arrays_of_every_kind_come_back_exactly(tmp_path):
     path = tmp_path / "a.chunk"
     with open(path, "wb") as handle:
         write_arrays(handle, arrays)
-    data = open_arrays(path)
-    assert isinstance(data, ArrayFile) and data.files == list(arrays)
+    data = ArrayFile(path)
+    assert data.files == list(arrays)
     for name, value in arrays.items():
         assert data[name].dtype == value.dtype and data[name].shape == value.shape
         np.testing.assert_array_equal(data[name], value)
     assert str(data["style"]) == "x=1;y=2"
-
-
-def test_an_npz_of_an_older_version_still_opens(tmp_path):
-    path = tmp_path / "old.npz"
-    np.savez(path, keys=np.array([1, 2]))
-    with open_arrays(path) as data:
-        np.testing.assert_array_equal(data["keys"], [1, 2])
 
 
 def test_object_arrays_are_refused(tmp_path):

@@ -74,22 +74,6 @@ def test_an_empty_chunk_round_trips(tmp_path):
     assert len(loaded) == 0 and loaded.labels.shape == tile.valid_box.shape and not loaded.labels.any()
 
 
-def _write_npz(path, save, **arrays):
-    """An ``.npz`` of an older version, under the chunk file's name."""
-    with open(path, "wb") as handle:
-        save(handle, **arrays)
-
-
-def test_files_of_the_older_zlib_layout_still_load(tmp_path):
-    tile = plan_tiles((64, 64), 64, 16).tiles[0]
-    store, result = ChunkStore(tmp_path), _result(4, shape=tile.valid_box.shape)
-    store.folder.mkdir(parents=True)
-    _write_npz(store.path(tile), np.savez_compressed, keys=result.keys, labels=result.labels.astype(np.uint16),
-                        ring_coords=result.ring_coords, ring_starts=result.ring_starts,
-                        **{"m_" + name: v for name, v in result.columns.items()})
-    _assert_same(store.load(tile), result)
-
-
 def test_label_codec_round_trips_and_refuses_bad_metadata():
     labels = np.arange(12, dtype=np.uint16).reshape(3, 4)
     encoded = encode_labels(labels)

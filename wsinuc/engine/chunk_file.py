@@ -98,12 +98,3 @@ class ArrayFile(Mapping):
 
     def __del__(self) -> None:
         self.close()
-
-
-def open_arrays(path: str | Path):
-    """The arrays of a chunk file: this container, or an ``.npz`` left by an older version."""
-    with open(path, "rb") as handle:
-        magic = handle.read(len(MAGIC))
-    if magic == MAGIC:
-        return ArrayFile(path)
-    return np.load(path, allow_pickle=False)

@@ -83,9 +83,14 @@ class ChunkContext:
 
 def working_shape(tile: Tile, scale: float) -> tuple[int, int]:
     """Shape of ``tile``'s valid block at the working resolution (chunks batch by it)."""
-    box = tile.valid_box
-    _, _, width, height = working_box(box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0, scale)
+    _, _, width, height = working_box(*_xywh(tile), scale)
     return height, width
+
+
+def _xywh(tile: Tile) -> tuple[int, int, int, int]:
+    """``(x0, y0, width, height)`` of ``tile``'s valid block, as the resampling functions take it."""
+    box = tile.valid_box
+    return box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0
 
 
 def run_batch(context: ChunkContext, tiles: Sequence[Tile]) -> list[dict]:
@@ -142,9 +147,7 @@ def _slide(context: ChunkContext):
 
 
 def _read_valid_block(context: ChunkContext, tile: Tile) -> np.ndarray:
-    box = tile.valid_box
-    height, width = box.shape
-    return _slide(context).read_region(box.x0, box.y0, width, height, 0)
+    return _slide(context).read_region(*_xywh(tile), 0)
 
 
 def _to_working(context: ChunkContext, tile: Tile, block: np.ndarray) -> np.ndarray:
@@ -154,9 +157,8 @@ def _to_working(context: ChunkContext, tile: Tile, block: np.ndarray) -> np.ndar
 
 def _to_level0(context: ChunkContext, tile: Tile, prob: np.ndarray) -> np.ndarray:
     """Working-resolution map(s) ``(h, w)`` or ``(h, w, m)`` → the level-0 valid box."""
-    box = tile.valid_box
-    wx0, wy0, _, _ = working_box(box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0, context.scale)
-    level0_box = (box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0)
+    level0_box = _xywh(tile)
+    wx0, wy0, _, _ = working_box(*level0_box, context.scale)
     if prob.ndim == 2:
         return to_level0(prob, (wx0, wy0), context.scale, level0_box)
     return np.stack([to_level0(np.ascontiguousarray(prob[..., m]), (wx0, wy0), context.scale, level0_box)

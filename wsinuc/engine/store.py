@@ -7,7 +7,7 @@ nuclei the chunk owns, their masks on the chunk's valid block, their
 outlines as packed rings and their measurements.
 
 Layout: named arrays in one :mod:`~wsinuc.engine.chunk_file` container (read
-with one system call; ``.npz`` files of older runs still load), whose ``labels_zstd`` is the label raster (uint16 when ids fit, else int32)
+with one system call), whose ``labels_zstd`` is the label raster (uint16 when ids fit, else int32)
 compressed with Zstandard level 1 (about 10x faster than zlib both ways, as
 small), ``labels_meta`` its ``(height, width, itemsize)``; outline vertices,
 when all integral, are kept as Zstandard-compressed int32 steps from vertex
@@ -22,7 +22,7 @@ only the small overhang for its neighbours (:meth:`ChunkStore.overhang`).
 The chunk's GeoJSON features, rendered in pass 1 with placeholder ids
 (:class:`~wsinuc.writers.geojson_fast.RenderedFeatures`), are kept as
 ``features_text`` (raw uint8), ``features_keep``, ``features_id_offsets`` and
-``features_style``; files without them (older runs) are rendered in pass 2.
+``features_style``; a result saved without them is rendered in pass 2.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from numcodecs import Zstd
 
-from wsinuc.engine.chunk_file import open_arrays, write_arrays
+from wsinuc.engine.chunk_file import ArrayFile, write_arrays
 from wsinuc.tiling import Box, Tile
 from wsinuc.writers.atomic import atomic_file
 from wsinuc.writers.geojson_fast import RenderedFeatures
@@ -116,17 +116,17 @@ class ChunkStore:
 
     def load(self, tile: Tile) -> ChunkResult:
         """Everything ``tile``'s file holds."""
-        with open_arrays(self.path(tile)) as data:
-            return _vectors(data, _labels(data))
+        with ArrayFile(self.path(tile)) as data:
+            return _vectors(data, decode_labels(data["labels_zstd"], data["labels_meta"]))
 
     def vectors(self, tile: Tile) -> ChunkResult:
         """``tile``'s keys, rings and measurements, without the labels (``labels`` is None)."""
-        with open_arrays(self.path(tile)) as data:
+        with ArrayFile(self.path(tile)) as data:
             return _vectors(data, None)
 
     def keys(self, tile: Tile) -> np.ndarray:
         """The anchor keys of ``tile``'s nuclei (reads only that array)."""
-        with open_arrays(self.path(tile)) as data:
+        with ArrayFile(self.path(tile)) as data:
             return data["keys"]
 
     def masks(self, tile: Tile, scratch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -135,9 +135,7 @@ class ChunkStore:
         With ``scratch`` (a uint8 array large enough), the labels are decoded
         into it and returned as a view of it (valid until its next use).
         """
-        with open_arrays(self.path(tile)) as data:
-            if "labels" in data.files:  # files written before the Zstandard layout
-                return data["keys"], data["labels"]
+        with ArrayFile(self.path(tile)) as data:
             return data["keys"], decode_labels(data["labels_zstd"], data["labels_meta"], scratch)
 
     def overhang(self, tile: Tile) -> tuple[np.ndarray, list[tuple[Box, np.ndarray]]]:
@@ -146,9 +144,7 @@ class ChunkStore:
         Each piece is ``(box, labels)`` in level-0 pixels, cropped to its
         non-zero pixels (see :func:`overhang_pieces`); reads a few small arrays.
         """
-        with open_arrays(self.path(tile)) as data:
-            if "overhang_boxes" not in data.files:  # files written before the overhang arrays
-                return data["keys"], overhang_pieces(_labels(data), tile.valid_box, tile.core_box)
+        with ArrayFile(self.path(tile)) as data:
             return data["keys"], _unpack_overhang(data)
 
 
@@ -224,12 +220,6 @@ def decode_labels(encoded: np.ndarray, meta: np.ndarray, scratch: np.ndarray | N
     if raw.size != size:
         raise ValueError(f"decoded {raw.size} bytes, expected {size} for labels {meta.tolist()}")
     return raw.view(_LABEL_DTYPES[itemsize]).reshape(height, width)
-
-
-def _labels(data) -> np.ndarray:
-    if "labels" in data.files:  # files written before the Zstandard layout
-        return data["labels"]
-    return decode_labels(data["labels_zstd"], data["labels_meta"])
 
 
 def _pack_columns(columns: dict) -> dict:
