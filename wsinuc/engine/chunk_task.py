@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wsinuc.engine.nuclei import chunk_nuclei
+from wsinuc.engine.nuclei import chunk_nuclei, lap
 from wsinuc.engine.store import ChunkStore
 from wsinuc.errors import WsinucError
 from wsinuc.inference.model_cache import cached_predictor
@@ -112,9 +112,9 @@ def run_batch(context: ChunkContext, tiles: Sequence[Tile]) -> list[dict]:
     clock = time.perf_counter()
     blocks = [_read_valid_block(context, tile) for tile in tiles]
     working = np.stack([_to_working(context, tile, block) for tile, block in zip(tiles, blocks)])
-    read_s, clock = _lap(clock)
+    read_s, clock = lap(clock)
     probs = _predict(context, working)
-    infer_s, clock = _lap(clock)
+    infer_s, clock = lap(clock)
     store, summaries = ChunkStore(context.work_dir), []
     for tile, block, prob in zip(tiles, blocks, probs):
         prob = _to_level0(context, tile, prob)
@@ -126,11 +126,6 @@ def run_batch(context: ChunkContext, tiles: Sequence[Tile]) -> list[dict]:
         summary["working_megapixels"] = working[0].shape[0] * working[0].shape[1] / 1e6
         summaries.append(summary)
     return summaries
-
-
-def _lap(start: float) -> tuple[float, float]:
-    now = time.perf_counter()
-    return now - start, now
 
 
 def _slide(context: ChunkContext):

@@ -56,17 +56,17 @@ def chunk_nuclei(context, tile: Tile, block: np.ndarray, prob: np.ndarray) -> tu
     clock = time.perf_counter()
     labels, too_large = drop_larger_than(instances(context, prob), tile.halo)
     owned = _own(labels, tile)
-    post_s, clock = _lap(clock)
+    post_s, clock = lap(clock)
     offset = (float(tile.valid_box.x0), float(tile.valid_box.y0))
     rings = label_rings(owned.labels, offset=offset)
-    poly_s, clock = _lap(clock)
+    poly_s, clock = lap(clock)
     columns = measure_nuclei(owned.labels, block, mpp=context.level0_mpp, offset=offset, rings=rings)
     columns.pop("id", None)
-    measure_s, clock = _lap(clock)
+    measure_s, clock = lap(clock)
     if context.simplify > 0 and len(rings):
         rings = simplify_rings(rings, context.simplify)
     features = render_features(rings.coords, rings.starts, columns)
-    features_s, _ = _lap(clock)
+    features_s, _ = lap(clock)
     result = ChunkResult(owned.keys, owned.labels, rings.coords, rings.starts, columns, features)
     height, width = tile.core_box.shape
     summary = {"index": tile.index, "count": len(owned), "too_large": too_large,
@@ -75,7 +75,8 @@ def chunk_nuclei(context, tile: Tile, block: np.ndarray, prob: np.ndarray) -> tu
     return result, summary
 
 
-def _lap(start: float) -> tuple[float, float]:
+def lap(start: float) -> tuple[float, float]:
+    """Seconds since ``start`` and the time now (the engine's per-stage clock)."""
     now = time.perf_counter()
     return now - start, now
 

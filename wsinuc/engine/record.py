@@ -40,8 +40,12 @@ def output_names(config: SegmentConfig) -> dict[str, str]:
     return {key: names[key] for key in out.outputs}
 
 
-def run_record(plan, config: SegmentConfig, summaries: list, counts: dict, walls) -> dict:
-    """The content of ``run.json``: versions, weights, parameters, counts and timings per stage."""
+def run_record(plan, config: SegmentConfig, summaries: list, counts: dict, walls: dict) -> dict:
+    """The content of ``run.json``: versions, weights, parameters, counts and timings per stage.
+
+    ``walls`` holds the wall times ``pass1_chunks``, ``pass2_outputs``, ``total``
+    and the seconds of each part of pass 2 (``pass2_parts``).
+    """
     too_large = sum(summary.get("too_large", 0) for summary in summaries)
     if too_large:
         log.warning("%d objects wider than --halo=%d px were dropped as not single nuclei; "
@@ -66,11 +70,9 @@ def run_record(plan, config: SegmentConfig, summaries: list, counts: dict, walls
         "level0_halo": plan.halo,
         "precision": precision_label(plan.context.precision, resolve_device(plan.context.device)),
         "config": config.to_dict(),
-        "counts": {k: v for k, v in counts.items() if k != "pass2_parts"}
-        | {"chunks_run_now": len(summaries), "megapixels": megapixels,
-           "objects_wider_than_halo_dropped": too_large} | pixels,
-        "timings_s": {"pass1_chunks": walls[0], "pass2_outputs": walls[1], "total": walls[2],
-                      "stage_sums": stages, "pass2_parts": counts.get("pass2_parts", {})},
+        "counts": counts | {"chunks_run_now": len(summaries), "megapixels": megapixels,
+                            "objects_wider_than_halo_dropped": too_large} | pixels,
+        "timings_s": walls | {"stage_sums": stages},
         "outputs": output_names(config),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

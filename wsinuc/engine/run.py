@@ -23,6 +23,7 @@ from wsinuc.config import RunConfig, SegmentConfig
 from wsinuc.engine.chunk_task import run_batch
 from wsinuc.engine.dask_glue import dask_client, run_tasks
 from wsinuc.engine.merge import build_lookup, write_labels, write_vectors
+from wsinuc.engine.nuclei import lap
 from wsinuc.engine.plan import THUMBNAIL_SIZE, RunPlan, batches, plan_run
 from wsinuc.engine.record import fingerprint, output_names, run_record
 from wsinuc.engine.store import ChunkStore
@@ -92,9 +93,11 @@ def segment_slide(
     reporter.stop()
     pass1 = time.perf_counter() - pass1
     pass2 = time.perf_counter()
-    counts = _write_outputs(plan, config)
+    counts, pass2_parts = _write_outputs(plan, config)
     pass2 = time.perf_counter() - pass2
-    record = run_record(plan, config, summaries, counts, (pass1, pass2, time.perf_counter() - started))
+    walls = {"pass1_chunks": pass1, "pass2_outputs": pass2, "total": time.perf_counter() - started,
+             "pass2_parts": pass2_parts}
+    record = run_record(plan, config, summaries, counts, walls)
     with atomic_file(plan.out_dir / "run.json", "w") as handle:
         json.dump(record, handle, indent=2, default=str)
     shutil.rmtree(Path(plan.context.work_dir), ignore_errors=True)
@@ -157,32 +160,33 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _write_outputs(plan: RunPlan, config: SegmentConfig) -> dict:
+def _write_outputs(plan: RunPlan, config: SegmentConfig) -> tuple[dict, dict]:
+    """Write the requested outputs; return the counts and the seconds each part took."""
     store, names, out, tiles = ChunkStore(plan.context.work_dir), output_names(config), plan.out_dir, plan.tiles
     parts: dict[str, float] = {}
     clock = time.perf_counter()
     lookup = build_lookup(store, tiles)
-    parts["ids"], clock = time.perf_counter() - clock, time.perf_counter()
+    parts["ids"], clock = lap(clock)
     if "geojson" in names or "table" in names:
         geojson = GeoJSONWriter(out / names["geojson"]) if "geojson" in names else None
         columns = ["label", *(c for c in MEASUREMENT_COLUMNS if c != "id")]
         table = TableWriter(out / names["table"], columns=columns) if "table" in names else None
         with geojson or nullcontext(), table or nullcontext():
             write_vectors(store, tiles, lookup, geojson, table)
-    parts["vectors"], clock = time.perf_counter() - clock, time.perf_counter()
+    parts["vectors"], clock = lap(clock)
     if "zarr" in names or "overlay" in names:
         zarr_path = out / names.get("zarr", "labels.ome.zarr")
         chunk = (plan.chunk_size, plan.chunk_size)
         labels = LabelsZarrWriter.create(zarr_path, plan.slide_shape, mpp=plan.mpp, chunk=chunk)
         write_labels(store, tiles, lookup, labels, plan.chunk_size)
         labels.finalize()
-        parts["label_image"], clock = time.perf_counter() - clock, time.perf_counter()
+        parts["label_image"], clock = lap(clock)
         if "overlay" in names:
             _write_overlay(plan, zarr_path, out / names["overlay"])
-            parts["overlay"] = time.perf_counter() - clock
+            parts["overlay"], clock = lap(clock)
         if "zarr" not in names:
             shutil.rmtree(zarr_path)
-    return {"nuclei": len(lookup), "chunks": len(tiles), "pass2_parts": parts}
+    return {"nuclei": len(lookup), "chunks": len(tiles)}, parts
 
 
 def _write_overlay(plan: RunPlan, zarr_path: Path, path: Path) -> None:
