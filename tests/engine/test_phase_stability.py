@@ -8,7 +8,6 @@ the one-pixel shift.
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import numpy as np
 import pytest

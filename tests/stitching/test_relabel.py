@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
 from wsinuc.stitching import apply_key_lookup, build_key_lookup
 

@@ -17,7 +17,7 @@ from wsinuc.training.augment import NO_AUGMENTATION
 from wsinuc.training.config import TrainConfig
 from wsinuc.training.data import Batch, epoch_batches
 from wsinuc.training.evaluate import logits_to_instances
-from wsinuc.training.interior_boundary import stage2_loss, stage2_patches, with_class_targets
+from wsinuc.training.interior_boundary import stage2_loss, stage2_patches
 from wsinuc.training.losses import (
     interior_boundary_loss,
     nucleus_logit,

@@ -19,7 +19,7 @@ from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
-from wsinuc.config import RunConfig, SegmentConfig
+from wsinuc.config import SegmentConfig
 from wsinuc.engine.chunk_task import run_batch
 from wsinuc.engine.dask_glue import dask_client, run_tasks
 from wsinuc.engine.merge import build_lookup, write_labels, write_vectors
