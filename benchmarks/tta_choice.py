@@ -32,10 +32,12 @@ from common import device_info, versions, write_result
 from wsinuc.benchmark.monuseg import split_ids
 from wsinuc.datasets import default_data_root, load_monuseg_image
 from wsinuc.inference.model_cache import cached_predictor, load_card_and_model
-from wsinuc.instances import probability_to_instances, watershed_instances
+from wsinuc.instances import probability_to_instances, seeded_instances, watershed_instances
 from wsinuc.metrics import evaluate_instances, mean_metrics
 
 POSTPROCESS = {"opening": probability_to_instances, "watershed": watershed_instances}
+#: ``seeded`` parameters of the model being scored (its card's), set by :func:`main`.
+SEEDED: dict = {}
 
 
 def timed_probabilities(predictor, image: np.ndarray) -> tuple[np.ndarray, float]:
@@ -46,9 +48,19 @@ def timed_probabilities(predictor, image: np.ndarray) -> tuple[np.ndarray, float
 
 
 def score_image(sample, prob: np.ndarray) -> dict[str, dict[str, float]]:
-    """Metrics of one probability map under each post-processing."""
+    """Metrics of one probability map under each post-processing.
+
+    ``opening`` and ``watershed`` use the nucleus probability; a background /
+    interior / boundary model's ``(H, W, 2)`` maps are also scored with
+    ``seeded`` and the card's parameters.
+    """
     gt = sample.instances.astype(np.int64)
-    return {name: evaluate_instances(gt, rule(prob).astype(np.int64)) for name, rule in POSTPROCESS.items()}
+    nucleus = prob[..., 1] if prob.ndim == 3 else prob
+    scores = {name: evaluate_instances(gt, rule(nucleus).astype(np.int64)) for name, rule in POSTPROCESS.items()}
+    if prob.ndim == 3:
+        scores["seeded"] = evaluate_instances(gt, seeded_instances(prob[..., 0], prob[..., 1], **SEEDED)
+                                              .astype(np.int64))
+    return scores
 
 
 def evaluate(root: Path, ids: list[str], model: str, device: str, precision: str, batch_size: int) -> dict:
@@ -67,8 +79,9 @@ def evaluate(root: Path, ids: list[str], model: str, device: str, precision: str
 
 def summary(rows: list[dict]) -> dict:
     """Mean metrics per post-processing and the total seconds per Mpx."""
+    names = [name for name in (*POSTPROCESS, "seeded") if name in rows[0]]
     means = {name: {k: round(v, 4) for k, v in mean_metrics([row[name] for row in rows]).items()}
-             for name in POSTPROCESS}
+             for name in names}
     seconds = sum(row["seconds"] for row in rows)
     megapixels = sum(row["megapixels"] for row in rows)
     return {**means, "seconds_per_mpx_all_images": round(seconds / megapixels, 3)}
@@ -105,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     root = args.data or default_data_root() / "monuseg"
     _, card = load_card_and_model(args.model, args.device)
+    SEEDED.update(card.get("seeded", {}))
     ids = split_ids(root, "val")
     if card.get("split", {}).get("val_ids") not in (None, ids):
         raise ValueError(f"validation ids {ids} differ from the card's {card['split']['val_ids']}")

@@ -92,8 +92,10 @@ class InferenceConfig:
         ``seeded`` (interior components grown into the nucleus mask; for
         background / interior / boundary models) or ``auto``: the method
         recorded in the model card (chosen on validation AJI), else ``opening``.
-    threshold : float
-        Probability above which a pixel is nucleus.
+    threshold : float or None
+        Probability above which a pixel is nucleus (for ``seeded``, also
+        interior); None means the model card's choice (made on validation
+        AJI), else 0.5.
     tta : bool
         Test-time augmentation: average the probabilities of the 8 flips and
         rotations of each tile (about 8x the network's time).
@@ -106,7 +108,7 @@ class InferenceConfig:
     batch_size: int = 0
     precision: str = "auto"
     postprocess: str = "auto"
-    threshold: float = 0.5
+    threshold: float | None = None
     tta: bool = False
 
     def __post_init__(self) -> None:
@@ -119,7 +121,7 @@ class InferenceConfig:
         validate_precision(self.precision)
         if self.postprocess not in POSTPROCESS_METHODS:
             raise OptionError("--postprocess", f"must be one of {POSTPROCESS_METHODS}, got {self.postprocess!r}")
-        if not 0 < self.threshold < 1:
+        if self.threshold is not None and not 0 < self.threshold < 1:
             raise OptionError("--threshold", f"must be in (0, 1), got {self.threshold}")
         if not isinstance(self.tta, bool):
             raise OptionError("--tta", f"must be True or False, got {self.tta!r}")

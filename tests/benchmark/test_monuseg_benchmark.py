@@ -79,3 +79,40 @@ def test_cli_writes_csv_summary_and_figures(tmp_path, monuseg_root, colour_model
     assert "device" in summary["meta"]["environment"]
     assert "| colour |" in (out / "summary.md").read_text()
     assert len(list((out / "figures").glob("*.png"))) == 1
+
+
+@pytest.fixture(scope="module")
+def interior_boundary_model(tmp_path_factory):
+    stem = tmp_path_factory.mktemp("weights") / "ib"
+    card = {"name": "ib", "mpp": 0.25, "postprocess": "seeded",
+            "seeded": {"threshold": 0.5, "min_seed_size": 8, "max_expansion": 4, "kernel_size": 1}}
+    save_weights(create_model("cascade-ib-lite"), stem, card)
+    return stem
+
+
+@pytest.mark.parametrize("protocol", ["paper", "engine"])
+def test_an_interior_boundary_model_is_scored_with_its_cards_seeded_rule(monuseg_root, interior_boundary_model,
+                                                                         protocol, monkeypatch):
+    import wsinuc.benchmark.monuseg as monuseg
+    import wsinuc.engine.nuclei as nuclei
+
+    calls = []
+    for module in (monuseg, nuclei):
+        original = module.seeded_instances
+        monkeypatch.setattr(module, "seeded_instances",
+                            lambda *a, _f=original, **k: calls.append(k) or _f(*a, **k))
+    config = MonusegConfig(split="val", protocol=protocol, device="cpu", limit=1)
+    row = evaluate_model(monuseg_root, str(interior_boundary_model), config)[0]
+    assert 0 <= row["aji"] <= 1 and row["n_gt"] > 0
+    assert calls and calls[0]["max_expansion"] == 4 and calls[0]["min_seed_size"] == 8
+
+
+def test_seeded_scoring_of_a_nucleus_only_model_is_an_option_error(monuseg_root, colour_model):
+    config = MonusegConfig(split="val", protocol="paper", device="cpu", postprocess="seeded", limit=1)
+    with pytest.raises(OptionError, match="seeded"):
+        evaluate_model(monuseg_root, str(colour_model), config)
+
+
+def test_an_unknown_post_processing_is_an_option_error():
+    with pytest.raises(OptionError, match="--postprocess"):
+        MonusegConfig(postprocess="magic")

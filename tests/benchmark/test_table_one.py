@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from wsinuc.benchmark.table_one import (
     ModelSpec,
+    all_rows,
     parse_model_spec,
     row_labels,
     table_one,
@@ -101,3 +102,14 @@ def test_clashing_rows_of_both_variants_all_get_paths():
 def test_the_same_row_twice_is_refused():
     with pytest.raises(OptionError, match="given twice"):
         row_labels([ModelSpec("cascade-lite"), ModelSpec("cascade-lite")])
+
+
+def test_all_rows_pair_the_papers_opening_with_each_cards_choice(tmp_path):
+    stems = {}
+    for name, card in (("ib", {"postprocess": "seeded"}), ("ws", {"postprocess": "watershed"}), ("plain", {})):
+        stems[name] = str(tmp_path / name)
+        save_weights(create_model("colour_threshold"), tmp_path / name, {"name": name, "mpp": 0.25, **card})
+    assert all_rows(list(stems.values())) == [
+        stems["ib"], f"{stems['ib']}@seeded", stems["ws"], f"{stems['ws']}@watershed",
+        stems["plain"], f"{stems['plain']}@watershed"]
+    assert parse_model_spec(f"{stems['ib']}@auto").label == "ib + auto"

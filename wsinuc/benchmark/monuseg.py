@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig, validate_precision
+from wsinuc.config import POSTPROCESS_METHODS, InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig, validate_precision
 from wsinuc.datasets import list_monuseg_ids, load_monuseg_image, patient_split
 from wsinuc.errors import OptionError
-from wsinuc.inference.model_cache import cached_predictor
-from wsinuc.instances import probability_to_instances, watershed_instances
+from wsinuc.inference.model_cache import cached_predictor, load_card_and_model
+from wsinuc.instances import probability_to_instances, seeded_instances, watershed_instances
 from wsinuc.metrics import evaluate_instances, mean_metrics
 from wsinuc.training.patches import cut_patches, pad_to_multiple, reassemble_patches
 
@@ -57,7 +57,8 @@ class MonusegConfig:
     device : str
         ``auto``, ``cpu`` or ``cuda[:N]``.
     postprocess : str
-        ``opening`` (the paper) or ``watershed``.
+        ``auto`` (the model card's choice, as ``segment`` does), ``opening``
+        (the paper), ``watershed`` or ``seeded`` (interior/boundary models).
     precision : str
         ``auto``, ``fp32`` or ``bf16`` (:mod:`wsinuc.device`).
     chunk_size, halo : int
@@ -71,7 +72,7 @@ class MonusegConfig:
     split: str = "test"
     protocol: str = "engine"
     device: str = "auto"
-    postprocess: str = "opening"
+    postprocess: str = "auto"
     precision: str = "auto"
     chunk_size: int = 512
     halo: int = 128
@@ -84,6 +85,8 @@ class MonusegConfig:
         if self.protocol not in PROTOCOLS:
             raise OptionError("--protocol", f"must be one of {PROTOCOLS}, got {self.protocol!r}")
         validate_precision(self.precision)
+        if self.postprocess not in POSTPROCESS_METHODS:
+            raise OptionError("--postprocess", f"must be one of {POSTPROCESS_METHODS}, got {self.postprocess!r}")
         if self.limit is not None and self.limit < 1:
             raise OptionError("--limit", f"must be >= 1, got {self.limit}")
 
@@ -131,11 +134,29 @@ def predict_labels(path: Path, image: np.ndarray, model: str, config: MonusegCon
 def _paper_protocol(image: np.ndarray, model: str, config: MonusegConfig) -> np.ndarray:
     predictor = cached_predictor(model, config.device, 16, config.precision, config.tta)
     padded = pad_to_multiple(image, 1024, mode="reflect")
-    prob = reassemble_patches(predictor.predict(cut_patches(padded, 256)), padded.shape[:2])
-    prob = prob[: image.shape[0], : image.shape[1]]
-    if config.postprocess == "watershed":
-        return watershed_instances(prob)
-    return probability_to_instances(prob)
+    maps = predictor.predict(cut_patches(padded, 256))
+    channels = [maps] if maps.ndim == 3 else [maps[..., c] for c in range(maps.shape[-1])]
+    probs = [reassemble_patches(m, padded.shape[:2])[: image.shape[0], : image.shape[1]] for m in channels]
+    return whole_tile_instances(probs, model, config)
+
+
+def whole_tile_instances(probs: list[np.ndarray], model: str, config: MonusegConfig) -> np.ndarray:
+    """Nuclei of a whole tile's probability maps (``[nucleus]`` or ``[interior, nucleus]``).
+
+    ``auto`` takes the model card's post-processing, and ``seeded`` the card's
+    parameters; the card's threshold applies to the method it was chosen for.
+    """
+    _, card = load_card_and_model(model, config.device)
+    method = str(card.get("postprocess", "opening")) if config.postprocess == "auto" else config.postprocess
+    if method == "seeded":
+        if len(probs) != 2:
+            raise OptionError("--postprocess", f"seeded needs a model with interior and boundary outputs; "
+                                               f"{model} predicts nucleus probability only")
+        return seeded_instances(probs[0], probs[1], **card.get("seeded", {}))
+    threshold = float(card.get("threshold", 0.5))
+    if method == "watershed":
+        return watershed_instances(probs[-1], threshold=threshold)
+    return probability_to_instances(probs[-1], threshold=threshold)
 
 
 def _engine_protocol(path: Path, model: str, config: MonusegConfig) -> np.ndarray:

@@ -20,7 +20,7 @@ from wsinuc.metrics import mean_metrics
 
 SPLIT_ORDER = ("train", "val", "test")
 EXTRA_TEST_COLUMNS = ("aji_plus", "pq", "dice")
-POSTPROCESSING = ("opening", "watershed")
+POSTPROCESSING = ("opening", "watershed", "seeded", "auto")
 COLUMN_NAMES = {"aji": "AJI", "f1": "F1", "aji_plus": "AJI+", "pq": "PQ", "dice": "Dice"}
 
 
@@ -33,7 +33,8 @@ class ModelSpec:
     model : str
         Bundled model name or weights path.
     postprocess : str
-        ``opening`` (the paper) or ``watershed``.
+        ``opening`` (the paper), ``watershed``, ``seeded`` (interior/boundary
+        models) or ``auto`` (the model card's choice).
     """
 
     model: str
@@ -73,6 +74,22 @@ def row_labels(specs: Sequence[ModelSpec]) -> list[str]:
 
 def _stem(model: str) -> str:
     return Path(model).name.removesuffix(".safetensors")
+
+
+def all_rows(names: Sequence[str]) -> list[str]:
+    """Rows of ``--models all``: each model with the paper's opening and with its card's choice.
+
+    A card choosing ``opening`` (or none) gets a ``watershed`` row instead, so
+    that every model still has two rows.
+    """
+    from wsinuc.inference.model_cache import load_card_and_model
+
+    rows = []
+    for name in names:
+        _, card = load_card_and_model(name, "cpu")
+        chosen = str(card.get("postprocess", "opening"))
+        rows += [name, f"{name}@{'watershed' if chosen == 'opening' else chosen}"]
+    return rows
 
 
 def parse_model_spec(text: str) -> ModelSpec:

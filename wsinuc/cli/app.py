@@ -231,7 +231,7 @@ def benchmark_monuseg(
     models: Annotated[str, typer.Option(help="Comma list of bundled names or weights paths; 'all' = every bundled model.")] = "all",
     split: Annotated[str, typer.Option(help="test, train or val.")] = "test",
     protocol: Annotated[str, typer.Option(help="engine (chunks with halo, as segment) or paper (16 tiles of 256, no halo).")] = "engine",
-    postprocess: Annotated[str, typer.Option(help="opening (paper) or watershed.")] = "opening",
+    postprocess: Annotated[str, typer.Option(help="auto (the model card's choice, as segment), opening (paper), watershed, or seeded (interior/boundary models).")] = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     precision: Annotated[str, typer.Option(help="auto (bf16 on GPU, fp32 on CPU), fp32 or bf16.")] = "auto",
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for CSV, summary and figures.")] = Path("results/monuseg"),
@@ -272,7 +272,7 @@ def benchmark_monuseg(
 @reports_errors
 def benchmark_table1(
     data: Annotated[Optional[Path], typer.Argument(help="The MoNuSeg folder (default: $WSINUC_DATA/monuseg or ../shared/data/monuseg).")] = None,
-    models: Annotated[str, typer.Option(help="Comma list of rows: bundled name or weights path, '@watershed' for that variant; 'all' = every bundled model, opening and watershed.")] = "all",
+    models: Annotated[str, typer.Option(help="Comma list of rows: bundled name or weights path, '@watershed', '@seeded' or '@auto' (the card's choice) for that post-processing; 'all' = every bundled model with opening and with its card's choice.")] = "all",
     splits: Annotated[str, typer.Option(help="Comma list of train, val, test.")] = "train,val,test",
     protocol: Annotated[str, typer.Option(help="engine (chunks with halo, as segment) or paper (16 tiles of 256, no halo).")] = "engine",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
@@ -284,14 +284,14 @@ def benchmark_table1(
     """The paper's Table I: AJI / F1 on train, val and test for each model, the paper's numbers beside them."""
     from wsinuc.benchmark.monuseg import MonusegConfig
     from wsinuc.benchmark.report import write_rows_csv, write_table_one
-    from wsinuc.benchmark.table_one import evaluate_table_one, parse_model_spec, table_one
+    from wsinuc.benchmark.table_one import all_rows, evaluate_table_one, parse_model_spec, table_one
     from wsinuc.datasets import default_data_root, require_dir
     from wsinuc.models import list_bundled_weights
 
     data = data or default_data_root() / "monuseg"
     require_dir(data / "test" / "images", "MoNuSeg test images")
     if models == "all":
-        models = ",".join(f"{name},{name}@watershed" for name in list_bundled_weights())
+        models = ",".join(all_rows(list_bundled_weights()))
     specs = [parse_model_spec(text) for text in models.split(",") if text.strip()]
     chosen = [s.strip() for s in splits.split(",") if s.strip()]
     if not specs:

@@ -91,11 +91,12 @@ def plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan:
     chunk_size, halo = level0_chunking(tiling.chunk_size, tiling.halo, scale)
     grid = plan_tiles((height, width), chunk_size, halo, stride_multiple=STRIDE)
     tiles = _select(grid, tiling.region, thumbnail, level0_mpp)
+    postprocess = _postprocess(inference.postprocess, card)
     context = ChunkContext(
         slide_path=str(slide_path), mpp_override=inference.mpp, level0_mpp=level0_mpp, scale=scale,
         model=model, device=inference.device, batch_size=inference.batch_size or auto_batch_size(inference.device),
         precision=inference.precision, tta=inference.tta,
-        postprocess=_postprocess(inference.postprocess, card), threshold=inference.threshold,
+        postprocess=postprocess, threshold=postprocess_threshold(inference.threshold, postprocess, card),
         seed_area=int(card.get("seeded", {}).get("min_seed_size", SEED_MIN_AREA)),
         seed_expansion=int(card.get("seeded", {}).get("max_expansion", SEED_EXPANSION)),
         simplify=float(config.output.simplify),
@@ -143,6 +144,15 @@ def _postprocess(requested: str, card: dict) -> str:
     if requested != "auto":
         return requested
     return str(card.get("postprocess", "opening"))
+
+
+def postprocess_threshold(requested: float | None, postprocess: str, card: dict) -> float:
+    """The given threshold, else the card's for ``postprocess`` (``seeded.threshold`` or ``threshold``), else 0.5."""
+    if requested is not None:
+        return float(requested)
+    if postprocess == "seeded":
+        return float(card.get("seeded", {}).get("threshold", 0.5))
+    return float(card.get("threshold", 0.5))
 
 
 def _select(grid, region, thumbnail, level0_mpp: float) -> list[Tile]:

@@ -1,0 +1,91 @@
+"""Smoke runs of the validation-choice scripts and the training-curve plot."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wsinuc.models import create_model, save_weights
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def scripts():
+    """Import the benchmark scripts as modules (they live outside the package)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield lambda name: importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_postprocess_choice_scores_every_candidate_and_keeps_the_best(scripts, monuseg_root, tmp_path):
+    stem = tmp_path / "ib"
+    save_weights(create_model("cascade-ib-lite"), stem, {"name": "ib", "mpp": 0.25, "postprocess": "seeded"})
+    scripts("postprocess_choice").main([
+        "--model", str(stem), "--data", str(monuseg_root), "--threads", "1", "--thresholds", "0.5",
+        "--min-seed-sizes", "0,8", "--expansions", "2,4", "--results", str(tmp_path / "results")])
+    record = json.loads(next((tmp_path / "results").glob("postprocess_choice-*.json")).read_text())
+    assert len(record["images"]) == 6 and record["split"] == "val"
+    assert len(record["candidates"]) == 2 + 4
+    methods = {row["candidate"]["method"] for row in record["candidates"]}
+    assert methods == {"opening", "watershed", "seeded"}
+    assert record["best"]["metrics"]["aji"] == max(row["metrics"]["aji"] for row in record["candidates"])
+
+
+def test_a_nucleus_only_model_gets_no_seeded_candidates(scripts):
+    grid = scripts("postprocess_choice").candidates(False, [0.4, 0.5], [0, 8], [2])
+    assert {c["method"] for c in grid} == {"opening", "watershed"} and len(grid) == 4
+
+
+def test_seeded_candidates_label_touching_nuclei_apart(scripts):
+    interior = np.zeros((20, 30), np.float32)
+    interior[5:15, 3:12] = interior[5:15, 16:26] = 0.9
+    nucleus = np.zeros_like(interior)
+    nucleus[3:17, 1:28] = 0.9
+    labels = scripts("postprocess_choice").instances(
+        np.stack([interior, nucleus], axis=-1),
+        {"method": "seeded", "threshold": 0.5, "min_seed_size": 0, "max_expansion": 3})
+    assert labels.max() == 2 and labels[10, 13] != 0 and labels[10, 14] != 0
+
+
+def test_training_curves_read_every_log_and_draw_a_png(scripts, tmp_path):
+    for folder, aji in (("stage1", "0.3"), ("stage1_oof/fold0", "")):
+        (tmp_path / "run" / folder).mkdir(parents=True)
+        (tmp_path / "run" / folder / "log.csv").write_text(
+            "epoch,step,train_loss,val_loss,val_aji,val_f1,lr,seconds\n"
+            f"1,10,0.5,0.4,{aji},{aji},0.001,1.0\n2,20,0.4,,,,0.0005,1.0\n")
+    module = scripts("training_curves")
+    logs = module.read_logs(tmp_path / "run")
+    assert sorted(logs) == ["stage1", "stage1_oof/fold0"]
+    assert logs["stage1"][0]["val_aji"] == 0.3 and "val_aji" not in logs["stage1"][1]
+    out = module.plot_logs(logs, "run", tmp_path / "curves.png")
+    assert out.stat().st_size > 1000
+
+
+def test_training_curves_of_a_folder_without_logs_say_so(scripts, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no log.csv"):
+        scripts("training_curves").read_logs(tmp_path)
+
+
+def test_tta_choice_scores_interior_boundary_maps_with_the_cards_seeded_rule(scripts, monkeypatch):
+    from types import SimpleNamespace
+
+    module = scripts("tta_choice")
+    monkeypatch.setattr(module, "SEEDED", {"min_seed_size": 0, "max_expansion": 3})
+    truth = np.zeros((20, 30), np.int32)
+    truth[4:16, 2:13], truth[4:16, 15:27] = 1, 2
+    interior = np.zeros((20, 30), np.float32)
+    interior[6:14, 4:11] = interior[6:14, 17:25] = 0.9
+    nucleus = (truth > 0).astype(np.float32) * 0.9
+    nucleus[4:16, 13:15] = 0.9  # the two nuclei touch: one blob for opening
+    scores = module.score_image(SimpleNamespace(instances=truth), np.stack([interior, nucleus], axis=-1))
+    assert set(scores) == {"opening", "watershed", "seeded"}
+    assert scores["seeded"]["f1"] == 1.0 and scores["opening"]["f1"] < 1.0
+    assert "seeded" not in module.score_image(SimpleNamespace(instances=truth), nucleus)
