@@ -26,7 +26,7 @@ import numpy as np
 from wsinuc.config import POSTPROCESS_METHODS, InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig, validate_precision
 from wsinuc.datasets import list_monuseg_ids, load_monuseg_image, patient_split
 from wsinuc.errors import OptionError
-from wsinuc.inference.model_cache import cached_predictor, load_card_and_model
+from wsinuc.inference.model_cache import cached_predictor, load_card
 from wsinuc.instances import probability_to_instances, seeded_instances, watershed_instances
 from wsinuc.metrics import evaluate_instances, mean_metrics
 from wsinuc.training.patches import cut_patches, pad_to_multiple, reassemble_patches
@@ -146,7 +146,7 @@ def whole_tile_instances(probs: list[np.ndarray], model: str, config: MonusegCon
     ``auto`` takes the model card's post-processing, and ``seeded`` the card's
     parameters; the card's threshold applies to the method it was chosen for.
     """
-    _, card = load_card_and_model(model, config.device)
+    card = load_card(model)
     method = str(card.get("postprocess", "opening")) if config.postprocess == "auto" else config.postprocess
     if method == "seeded":
         if len(probs) != 2:

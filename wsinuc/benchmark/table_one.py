@@ -82,11 +82,11 @@ def all_rows(names: Sequence[str]) -> list[str]:
     A card choosing ``opening`` (or none) gets a ``watershed`` row instead, so
     that every model still has two rows.
     """
-    from wsinuc.inference.model_cache import load_card_and_model
+    from wsinuc.inference.model_cache import load_card
 
     rows = []
     for name in names:
-        _, card = load_card_and_model(name, "cpu")
+        card = load_card(name)
         chosen = str(card.get("postprocess", "opening"))
         rows += [name, f"{name}@{'watershed' if chosen == 'opening' else chosen}"]
     return rows

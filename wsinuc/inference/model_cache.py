@@ -11,7 +11,8 @@ import torch
 
 from wsinuc.device import resolve_device
 from wsinuc.inference.predictor import Predictor
-from wsinuc.models.weights import bundled_weights_dir, list_bundled_weights, load_weights, saved_weights_exist
+from wsinuc.models.weights import CARD_SUFFIX, bundled_weights_dir, list_bundled_weights, load_weights, read_card
+from wsinuc.models.weights import saved_weights_exist
 from wsinuc.models.weights import weights_not_found
 
 _LOCK = threading.Lock()
@@ -53,6 +54,11 @@ def load_card_and_model(model: str, device: str) -> tuple[torch.nn.Module, dict[
     """Load (and cache per process) the model and its card."""
     with _LOCK:
         return load_weights(weights_stem(model), device=resolve_device(device))
+
+
+def load_card(model: str) -> dict[str, Any]:
+    """The model card of a bundled name or weights path, without loading the weights."""
+    return read_card(weights_stem(model).with_suffix(CARD_SUFFIX))
 
 
 @functools.lru_cache(maxsize=4)

@@ -1,0 +1,25 @@
+"""Model names, cards and the per-process model cache."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import wsinuc.inference.model_cache as model_cache
+from wsinuc.models import create_model, save_weights
+from wsinuc.models.weights import WeightsError
+
+
+def test_a_card_is_read_without_loading_the_weights(tmp_path, monkeypatch):
+    stem = tmp_path / "ib"
+    save_weights(create_model("colour_threshold"), stem, {"name": "ib", "mpp": 0.25, "postprocess": "seeded"})
+    monkeypatch.setattr(model_cache, "load_weights", lambda *a, **k: pytest.fail("weights loaded"))
+    card = model_cache.load_card(str(stem))
+    assert card == json.loads(stem.with_suffix(".json").read_text())
+    assert card["postprocess"] == "seeded"
+
+
+def test_the_card_of_a_missing_model_names_it(tmp_path):
+    with pytest.raises(WeightsError, match="nothing-here"):
+        model_cache.load_card(str(tmp_path / "nothing-here"))
