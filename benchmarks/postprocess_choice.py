@@ -14,7 +14,8 @@ turned into nuclei under every candidate and scored against the XML with
   (:func:`wsinuc.instances.seeded_instances`, lengths in working pixels).
 
 The record lists every candidate's validation AJI / F1 and the best one per
-method; the best overall is what a model card's ``postprocess`` and
+method (highest AJI; candidates within ``--tie`` AJI of it are ties, broken by
+the higher object F1); the best overall is what a model card's ``postprocess`` and
 ``seeded`` should say. Written to
 ``results/postprocess_choice-<device>-<date>-<model>.json``.
 
@@ -75,14 +76,21 @@ def score(maps: list[np.ndarray], truths: list[np.ndarray], candidate: dict) -> 
     return {k: round(v, 4) for k, v in mean_metrics(rows).items()}
 
 
-def best_per_method(scored: list[dict]) -> dict[str, dict]:
-    """The highest-AJI candidate of each method."""
-    best: dict[str, dict] = {}
-    for row in scored:
-        method = row["candidate"]["method"]
-        if method not in best or row["metrics"]["aji"] > best[method]["metrics"]["aji"]:
-            best[method] = row
-    return best
+def best_of(scored: list[dict], tie: float) -> dict:
+    """The highest-AJI candidate; those within ``tie`` AJI of it are ties, broken by the higher object F1.
+
+    Six images cannot tell AJI apart to the third decimal: among near-equal
+    AJIs the one that finds more nuclei right (F1) is kept.
+    """
+    top = max(row["metrics"]["aji"] for row in scored)
+    tied = [row for row in scored if row["metrics"]["aji"] >= top - tie]
+    return max(tied, key=lambda row: (row["metrics"]["f1"], row["metrics"]["aji"]))
+
+
+def best_per_method(scored: list[dict], tie: float = 0.0) -> dict[str, dict]:
+    """:func:`best_of` the candidates of each method."""
+    methods = dict.fromkeys(row["candidate"]["method"] for row in scored)
+    return {method: best_of([r for r in scored if r["candidate"]["method"] == method], tie) for method in methods}
 
 
 def parameters(row: dict) -> str:
@@ -104,6 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--thresholds", default="0.4,0.5,0.6")
     parser.add_argument("--min-seed-sizes", default="0,4,8,16,32", help="seeded: smallest seed kept, px")
     parser.add_argument("--expansions", default="2,3,4,5,6,8", help="seeded: most rings a seed grows by")
+    parser.add_argument("--tie", type=float, default=0.002,
+                        help="AJIs within this of the best are ties, broken by the higher object F1")
     parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -121,8 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     grid = candidates(maps[0].ndim == 3, parse_numbers(args.thresholds, float),
                       parse_numbers(args.min_seed_sizes, int), parse_numbers(args.expansions, int))
     scored = [{"candidate": candidate, "metrics": score(maps, truths, candidate)} for candidate in grid]
-    best = best_per_method(scored)
-    overall = max(best.values(), key=lambda row: row["metrics"]["aji"])
+    best = best_per_method(scored, args.tie)
+    overall = best_of(scored, args.tie)
     print_table("validation AJI / F1, best per method",
                 [(method, f"{parameters(row)}  AJI {row['metrics']['aji']:.4f}  F1 {row['metrics']['f1']:.4f}")
                  for method, row in best.items()])
@@ -131,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         "kind": "postprocess_choice", "model": args.model, "tta": args.tta, "precision": args.precision,
         "split": "val", "images": ids, "card_postprocess": card.get("postprocess"),
         "device": device_info(args.device), "versions": versions(), "predict_seconds": round(predict_s, 1),
+        "rule": f"highest mean AJI; within {args.tie} of it, highest object F1",
         "best": overall, "best_per_method": best, "candidates": scored,
     }
     print(write_result(record, args.results, "postprocess_choice", Path(args.model).name))

@@ -86,7 +86,7 @@ def run_wsinuc(args: argparse.Namespace, slide: Path, model: str) -> dict:
         record, wall = timed_segment(slide, Path(args.work) / "out-vs-tiatoolbox", engine_config(args, model, OUTPUTS))
     return {"wall_s": wall, "chunks": record["counts"]["chunks"], "nuclei": record["counts"]["nuclei"],
             "timings_s": record["timings_s"], "working_mpp": record["working_mpp"],
-            "threshold": record["config"]["inference"]["threshold"],
+            "threshold": record["threshold"],
             "peak_rss_mib": peak_rss_mib() | {"process_tree_sampled": round(sampler.peak_mib, 1),
                                               "reset_before_run": rss_reset, "before_run": before},
             "labels": str(Path(args.work) / "out-vs-tiatoolbox" / slide.stem / record["outputs"]["zarr"])}

@@ -71,8 +71,9 @@ class InferenceConfig:
     Attributes
     ----------
     model : str
-        Bundled model name (``cascade``, ``cascade-lite``) or a weights path;
-        ``auto`` picks ``cascade`` on CUDA and ``cascade-lite`` on CPU.
+        Bundled model name (``cascade-ib-lite``, ``cascade``, ``cascade-lite``)
+        or a weights path; ``auto`` picks ``cascade-ib-lite`` (the highest
+        validation AJI) on every device.
     device : str
         ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
     mpp : float or None

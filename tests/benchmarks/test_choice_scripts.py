@@ -89,3 +89,11 @@ def test_tta_choice_scores_interior_boundary_maps_with_the_cards_seeded_rule(scr
     assert set(scores) == {"opening", "watershed", "seeded"}
     assert scores["seeded"]["f1"] == 1.0 and scores["opening"]["f1"] < 1.0
     assert "seeded" not in module.score_image(SimpleNamespace(instances=truth), nucleus)
+
+
+def test_near_equal_ajis_are_ties_broken_by_object_f1(scripts):
+    module = scripts("postprocess_choice")
+    scored = [{"candidate": {"method": "seeded", "min_seed_size": size}, "metrics": {"aji": aji, "f1": f1}}
+              for size, aji, f1 in ((0, 0.5674, 0.69), (8, 0.5663, 0.70), (16, 0.55, 0.75))]
+    assert module.best_of(scored, 0.002)["candidate"]["min_seed_size"] == 8
+    assert module.best_of(scored, 0.0)["candidate"]["min_seed_size"] == 0

@@ -8,7 +8,6 @@ the one-pixel shift.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import tifffile
@@ -16,6 +15,7 @@ from engine_files import read_labels
 
 from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
 from wsinuc.engine import segment_slides
+from wsinuc.inference.model_cache import resolve_model_name
 from wsinuc.metrics import match_instances
 from wsinuc.slide import open_slide
 
@@ -63,8 +63,16 @@ def test_the_engine_adds_no_instability_with_a_local_model(tmp_path, sample_svs)
     assert _object_f1(tmp_path, sample_svs, stem, "opening") >= 0.98
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: the shipped binary models are not shift-equivariant and the "
-                   "watershed splits flip (object F1 ~0.95); the interior/boundary model with seeded "
-                   "instances is the fix, and this test must pass with it")
+@pytest.mark.xfail(strict=True, reason="issue 13: the networks are not shift-equivariant; the default "
+                   "cascade-ib-lite with seeded instances gives object F1 0.966 (cascade-lite with watershed "
+                   "0.956); dropping seeds under 32 px reaches 0.982 here but costs 0.011 validation AJI, and "
+                   "smoothing the interior map (sigma 0.5-1 px) gives 0.968-0.970")
 def test_the_default_model_gives_the_same_nuclei_at_two_phases(tmp_path, sample_svs):
-    assert _object_f1(tmp_path, sample_svs, "cascade-lite") >= 0.98
+    assert resolve_model_name("auto", "cpu") == "cascade-ib-lite"
+    assert _object_f1(tmp_path, sample_svs, "auto") >= 0.98
+
+
+def test_the_binary_cascade_lite_with_watershed_is_less_stable_than_the_default(tmp_path, sample_svs):
+    """Why the default changed: the binary model's watershed splits flip with the grid's phase."""
+    (tmp_path / "ib").mkdir(), (tmp_path / "lite").mkdir()
+    assert _object_f1(tmp_path / "ib", sample_svs, "auto") > _object_f1(tmp_path / "lite", sample_svs, "cascade-lite")

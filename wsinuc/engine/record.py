@@ -66,6 +66,7 @@ def run_record(plan, config: SegmentConfig, summaries: list, counts: dict, walls
         "weights_sha256": weights_sha256(plan.card),
         "working_mpp": plan.context.level0_mpp / plan.context.scale,
         "postprocess": plan.context.postprocess,
+        "threshold": plan.context.threshold,
         "level0_chunk_size": plan.chunk_size,
         "level0_halo": plan.halo,
         "precision": precision_label(plan.context.precision, resolve_device(plan.context.device)),

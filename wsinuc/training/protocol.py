@@ -371,6 +371,10 @@ def _protocol_card(
     }
 
 
+#: Pixel size of the training images (MoNuSeg and TNBC at 40x), um/px: the model's working resolution.
+TRAINING_MPP = 0.25
+
+
 def data_card(data: ProtocolData, config: TrainConfig) -> dict:
     """Card fields shared by every protocol run: data, split, device, training settings."""
     return {
@@ -386,4 +390,5 @@ def data_card(data: ProtocolData, config: TrainConfig) -> dict:
                   "train_ids": list(data.train_ids), "val_ids": list(data.val_ids)},
         "device": device_name(config),
         "training": config_card(config),
+        "mpp": TRAINING_MPP,
     }
