@@ -23,7 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from wsinuc.config import POSTPROCESS_METHODS, InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig, validate_precision
+from wsinuc.config import (
+    POSTPROCESS_METHODS,
+    InferenceConfig,
+    OutputConfig,
+    RunConfig,
+    SegmentConfig,
+    TilingConfig,
+    validate_precision,
+)
 from wsinuc.datasets import list_monuseg_ids, load_monuseg_image, patient_split
 from wsinuc.errors import OptionError
 from wsinuc.inference.model_cache import cached_predictor, load_card

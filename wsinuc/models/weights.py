@@ -238,7 +238,7 @@ def load_model(
     *,
     weights_dir: str | Path | None = None,
 ) -> nn.Module:
-    """Load bundled weights by name (``"cascade"``, ``"cascade-lite"``) or saved weights by path.
+    """Load bundled weights by name (``"cascade-ib-lite"``, ``"cascade"``, ``"cascade-lite"``) or saved weights by path.
 
     Parameters
     ----------
