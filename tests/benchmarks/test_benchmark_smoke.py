@@ -8,9 +8,7 @@ slide geometry fixes.
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,19 +16,8 @@ import torch
 
 from wsinuc.models import create_model, save_weights
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 SIZE, CHUNK, HALO, BATCH = 768, 256, 64, 2
 STAGES = {"read", "inference", "postprocess", "polygons", "measure", "write", "pass2_outputs", "other"}
-
-
-@pytest.fixture(scope="module")
-def scripts():
-    """Import the benchmark scripts as modules (they live outside the package)."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield lambda name: importlib.import_module(name)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 @pytest.fixture(scope="module")

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from wsinuc.models import create_model, save_weights
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-@pytest.fixture(scope="module")
-def scripts():
-    """Import the benchmark scripts as modules (they live outside the package)."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield lambda name: importlib.import_module(name)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 def test_postprocess_choice_scores_every_candidate_and_keeps_the_best(scripts, monuseg_root, tmp_path):
