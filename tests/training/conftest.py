@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from types import SimpleNamespace
 
 import numpy as np
@@ -54,3 +56,28 @@ def fake_clock(monkeypatch):
 
     monkeypatch.setattr(loop, "_run_epoch", slow_epoch)
     return now
+
+
+@contextlib.contextmanager
+def _interrupted_at_epoch(monkeypatch, epoch: int):
+    """Training inside the block is interrupted (KeyboardInterrupt) when its ``epoch``-th epoch starts."""
+    real_run_epoch, calls = loop._run_epoch, []
+
+    def run_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == epoch:
+            raise KeyboardInterrupt
+        return real_run_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_run_epoch", run_epoch)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            yield
+    finally:
+        monkeypatch.setattr(loop, "_run_epoch", real_run_epoch)
+
+
+@pytest.fixture
+def interrupt_at_epoch(monkeypatch):
+    """``with interrupt_at_epoch(n): train(...)``: a kill as epoch ``n`` starts, asserted to happen."""
+    return functools.partial(_interrupted_at_epoch, monkeypatch)

@@ -220,24 +220,13 @@ def test_training_on_device_data_without_augmentation_matches_the_cpu_loader():
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
 
 
-def test_training_on_device_data_resumes_after_a_crash_to_the_same_weights(tmp_path, monkeypatch):
-    from wsinuc.training import loop
+def test_training_on_device_data_resumes_after_a_crash_to_the_same_weights(tmp_path, interrupt_at_epoch):
     from wsinuc.training.checkpoint import load_checkpoint
 
     patches = make_patch_set([_sample(f"im{i}", i) for i in range(2)], PATCH)
     _train(patches, data_on_device="on", out_dir=tmp_path / "a")
-    real_run_epoch, calls = loop._run_epoch, []
-
-    def crash_in_second_epoch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_run_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(loop, "_run_epoch", crash_in_second_epoch)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupt_at_epoch(2):
         _train(patches, data_on_device="on", out_dir=tmp_path / "b")
-    monkeypatch.setattr(loop, "_run_epoch", real_run_epoch)
     _train(patches, data_on_device="on", out_dir=tmp_path / "b", resume=True)
     straight, resumed = load_checkpoint(tmp_path / "a"), load_checkpoint(tmp_path / "b")
     assert straight.step == resumed.step == 6

@@ -13,7 +13,6 @@ from torch import nn
 
 from wsinuc.errors import OptionError
 from wsinuc.models import WeightsError, create_model, load_weights
-from wsinuc.training import loop
 from wsinuc.training.augment import NO_AUGMENTATION
 from wsinuc.training.checkpoint import load_checkpoint
 from wsinuc.training.config import TrainConfig
@@ -109,7 +108,7 @@ def _state_of(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def test_resume_after_a_crash_gives_the_same_weights_as_an_uninterrupted_run(
-    patches, val_data, tmp_path, monkeypatch
+    patches, val_data, tmp_path, interrupt_at_epoch
 ):
     config = tiny_config(epochs=3, max_steps_per_epoch=2, val_every=1)
     straight = train_model(
@@ -117,21 +116,11 @@ def test_resume_after_a_crash_gives_the_same_weights_as_an_uninterrupted_run(
     )
     expected_last = load_checkpoint(tmp_path / "a").model_state
 
-    real_run_epoch, calls = loop._run_epoch, []
-
-    def crash_in_second_epoch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_run_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(loop, "_run_epoch", crash_in_second_epoch)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupt_at_epoch(2):
         train_model(
             tiny_unet(), patches, val_data, dataclasses.replace(config, out_dir=tmp_path / "b")
         )
     assert load_checkpoint(tmp_path / "b").epoch == 1
-    monkeypatch.setattr(loop, "_run_epoch", real_run_epoch)
 
     config_b = dataclasses.replace(config, out_dir=tmp_path / "b", resume=True)
     resumed = train_model(tiny_unet(), patches, val_data, config_b)

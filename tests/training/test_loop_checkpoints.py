@@ -51,26 +51,14 @@ def test_checkpoints_follow_val_every_and_the_last_epoch(tmp_path, monkeypatch):
     assert load_checkpoint(tmp_path).epoch == 5 and len(load_checkpoint(tmp_path).history) == 5
 
 
-def test_a_run_resumed_between_checkpoints_ends_with_the_same_weights(tmp_path, monkeypatch):
+def test_a_run_resumed_between_checkpoints_ends_with_the_same_weights(tmp_path, interrupt_at_epoch):
     torch.manual_seed(0)
     straight = train_model(create_model("unet", width=4, depth=2), _patches(), VAL,
                            _config(tmp_path / "a"))
-    real_run_epoch, calls = loop._run_epoch, []
-
-    def crash_in_fourth_epoch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 4:
-            raise KeyboardInterrupt
-        return real_run_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(loop, "_run_epoch", crash_in_fourth_epoch)
     torch.manual_seed(0)
-    try:
+    with interrupt_at_epoch(4):
         train_model(create_model("unet", width=4, depth=2), _patches(), VAL, _config(tmp_path / "b"))
-    except KeyboardInterrupt:
-        pass
     assert load_checkpoint(tmp_path / "b").epoch == 2  # epoch 3 was not checkpointed
-    monkeypatch.setattr(loop, "_run_epoch", real_run_epoch)
     resumed = train_model(create_model("unet", width=4, depth=2), _patches(), VAL,
                           _config(tmp_path / "b", resume=True))
     assert resumed.steps == straight.steps
