@@ -32,12 +32,11 @@ from common import device_info, versions, write_result
 from wsinuc.benchmark.monuseg import split_ids
 from wsinuc.datasets import default_data_root, load_monuseg_image
 from wsinuc.inference.model_cache import cached_predictor, load_card_and_model
-from wsinuc.instances import probability_to_instances, seeded_instances, watershed_instances
+from wsinuc.instances import METHODS, InstanceRule
 from wsinuc.metrics import evaluate_instances, mean_metrics
 
-POSTPROCESS = {"opening": probability_to_instances, "watershed": watershed_instances}
-#: ``seeded`` parameters of the model being scored (its card's), set by :func:`main`.
-SEEDED: dict = {}
+#: Each method with the parameters of the model being scored (its card's), set by :func:`main`.
+RULES: dict[str, InstanceRule] = {method: InstanceRule(method=method) for method in METHODS}
 
 
 def timed_probabilities(predictor, image: np.ndarray) -> tuple[np.ndarray, float]:
@@ -48,19 +47,15 @@ def timed_probabilities(predictor, image: np.ndarray) -> tuple[np.ndarray, float
 
 
 def score_image(sample, prob: np.ndarray) -> dict[str, dict[str, float]]:
-    """Metrics of one probability map under each post-processing.
+    """Metrics of one probability map under each post-processing (:data:`RULES`).
 
     ``opening`` and ``watershed`` use the nucleus probability; a background /
     interior / boundary model's ``(H, W, 2)`` maps are also scored with
-    ``seeded`` and the card's parameters.
+    ``seeded``.
     """
     gt = sample.instances.astype(np.int64)
-    nucleus = prob[..., 1] if prob.ndim == 3 else prob
-    scores = {name: evaluate_instances(gt, rule(nucleus).astype(np.int64)) for name, rule in POSTPROCESS.items()}
-    if prob.ndim == 3:
-        scores["seeded"] = evaluate_instances(gt, seeded_instances(prob[..., 0], prob[..., 1], **SEEDED)
-                                              .astype(np.int64))
-    return scores
+    return {name: evaluate_instances(gt, rule(prob).astype(np.int64)) for name, rule in RULES.items()
+            if name != "seeded" or prob.ndim == 3}
 
 
 def evaluate(root: Path, ids: list[str], model: str, device: str, precision: str, batch_size: int) -> dict:
@@ -79,7 +74,7 @@ def evaluate(root: Path, ids: list[str], model: str, device: str, precision: str
 
 def summary(rows: list[dict]) -> dict:
     """Mean metrics per post-processing and the total seconds per Mpx."""
-    names = [name for name in (*POSTPROCESS, "seeded") if name in rows[0]]
+    names = [name for name in METHODS if name in rows[0]]
     means = {name: {k: round(v, 4) for k, v in mean_metrics([row[name] for row in rows]).items()}
              for name in names}
     seconds = sum(row["seconds"] for row in rows)
@@ -118,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     root = args.data or default_data_root() / "monuseg"
     _, card = load_card_and_model(args.model, args.device)
-    SEEDED.update(card.get("seeded", {}))
+    RULES.update({method: InstanceRule.from_card(card, method) for method in METHODS})
     ids = split_ids(root, "val")
     if card.get("split", {}).get("val_ids") not in (None, ids):
         raise ValueError(f"validation ids {ids} differ from the card's {card['split']['val_ids']}")
@@ -128,6 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         "kind": "tta_choice", "model": args.model, "precision": args.precision, "threads": args.threads,
         "batch_size": args.batch_size,
         "card_postprocess": card.get("postprocess"), "split": "val", "images": ids,
+        "rules": {name: rule.parameters() for name, rule in RULES.items()},
         "device": device_info(args.device), "versions": versions(),
         "tta_off": summary(rows["off"]), "tta_on": summary(rows["on"]),
         "seconds_per_mpx_best": best_seconds_per_mpx(first, args.model, args.device, args.precision,

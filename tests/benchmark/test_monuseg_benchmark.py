@@ -93,14 +93,11 @@ def interior_boundary_model(tmp_path_factory):
 @pytest.mark.parametrize("protocol", ["paper", "engine"])
 def test_an_interior_boundary_model_is_scored_with_its_cards_seeded_rule(monuseg_root, interior_boundary_model,
                                                                          protocol, monkeypatch):
-    import wsinuc.benchmark.monuseg as monuseg
-    import wsinuc.engine.nuclei as nuclei
+    import wsinuc.instances.rules as rules
 
     calls = []
-    for module in (monuseg, nuclei):
-        original = module.seeded_instances
-        monkeypatch.setattr(module, "seeded_instances",
-                            lambda *a, _f=original, **k: calls.append(k) or _f(*a, **k))
+    original = rules.seeded_instances
+    monkeypatch.setattr(rules, "seeded_instances", lambda *a, **k: calls.append(k) or original(*a, **k))
     config = MonusegConfig(split="val", protocol=protocol, device="cpu", limit=1)
     row = evaluate_model(monuseg_root, str(interior_boundary_model), config)[0]
     assert 0 <= row["aji"] <= 1 and row["n_gt"] > 0

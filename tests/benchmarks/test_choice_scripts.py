@@ -15,13 +15,17 @@ def test_postprocess_choice_scores_every_candidate_and_keeps_the_best(scripts, m
     save_weights(create_model("cascade-ib-lite"), stem, {"name": "ib", "mpp": 0.25, "postprocess": "seeded"})
     scripts("postprocess_choice").main([
         "--model", str(stem), "--data", str(monuseg_root), "--threads", "1", "--thresholds", "0.5",
-        "--min-seed-sizes", "0,8", "--expansions", "2,4", "--results", str(tmp_path / "results")])
+        "--min-seed-sizes", "0,8", "--expansions", "2,4", "--seed-peaks", "0", "--merge-dips", "0",
+        "--results", str(tmp_path / "results")])
     record = json.loads(next((tmp_path / "results").glob("postprocess_choice-*.json")).read_text())
     assert len(record["images"]) == 6 and record["split"] == "val"
     assert len(record["candidates"]) == 2 + 4
     methods = {row["candidate"]["method"] for row in record["candidates"]}
     assert methods == {"opening", "watershed", "seeded"}
-    assert record["best"]["metrics"]["aji"] == max(row["metrics"]["aji"] for row in record["candidates"])
+    assert record["highest_aji"]["metrics"]["aji"] == max(row["metrics"]["aji"] for row in record["candidates"])
+    assert record["best"]["metrics"]["aji"] >= record["highest_aji"]["metrics"]["aji"] - 0.5
+    assert all(len(row["metrics"]["aji_per_image"]) == 6 for row in record["candidates"])
+    assert record["shift"] == [1, 2]
 
 
 def test_a_nucleus_only_model_gets_no_seeded_candidates(scripts):
@@ -62,8 +66,10 @@ def test_training_curves_of_a_folder_without_logs_say_so(scripts, tmp_path):
 def test_tta_choice_scores_interior_boundary_maps_with_the_cards_seeded_rule(scripts, monkeypatch):
     from types import SimpleNamespace
 
+    from wsinuc.instances import InstanceRule
+
     module = scripts("tta_choice")
-    monkeypatch.setattr(module, "SEEDED", {"min_seed_size": 0, "max_expansion": 3})
+    monkeypatch.setitem(module.RULES, "seeded", InstanceRule(method="seeded", min_seed_size=0, max_expansion=3))
     truth = np.zeros((20, 30), np.int32)
     truth[4:16, 2:13], truth[4:16, 15:27] = 1, 2
     interior = np.zeros((20, 30), np.float32)
@@ -82,3 +88,38 @@ def test_near_equal_ajis_are_ties_broken_by_object_f1(scripts):
               for size, aji, f1 in ((0, 0.5674, 0.69), (8, 0.5663, 0.70), (16, 0.55, 0.75))]
     assert module.best_of(scored, 0.002)["candidate"]["min_seed_size"] == 8
     assert module.best_of(scored, 0.0)["candidate"]["min_seed_size"] == 0
+
+
+def _scored(*rows):
+    return [{"candidate": {"method": "seeded", "min_seed_size": size},
+             "metrics": {"aji": float(np.mean(images)), "aji_per_image": images, "f1": f1, "shift_f1": shift}}
+            for size, images, f1, shift in rows]
+
+
+def test_a_candidate_within_two_paired_standard_errors_ties_and_the_most_stable_tie_wins(scripts):
+    module = scripts("postprocess_choice")
+    scored = _scored((0, [0.50, 0.60, 0.70, 0.55, 0.65, 0.52], 0.70, 0.94),
+                     (8, [0.48, 0.61, 0.69, 0.55, 0.645, 0.515], 0.72, 0.96),  # 0.005 lower, noisily
+                     (16, [0.40, 0.50, 0.60, 0.45, 0.55, 0.42], 0.75, 0.99))   # 0.1 lower on every image
+    assert [row["candidate"]["min_seed_size"] for row in module.ties(scored, 0.002, 2.0)] == [0, 8]
+    assert module.best_of(scored, 0.002, 2.0)["candidate"]["min_seed_size"] == 8
+    assert module.best_of(scored, 0.002, 0.0)["candidate"]["min_seed_size"] == 0
+
+
+def test_a_steady_small_loss_on_every_image_is_not_a_tie(scripts):
+    module = scripts("postprocess_choice")
+    scored = _scored((0, [0.50, 0.60, 0.70, 0.55, 0.65, 0.52], 0.70, 0.94),
+                     (8, [0.494, 0.595, 0.693, 0.546, 0.644, 0.515], 0.72, 0.99))
+    assert module.best_of(scored, 0.002, 2.0)["candidate"]["min_seed_size"] == 0
+
+
+def test_shift_counts_match_an_image_with_its_shifted_copy(scripts):
+    module = scripts("postprocess_choice")
+    labels = np.zeros((160, 160), np.int32)
+    for k, (r, c) in enumerate(((40, 40), (40, 70), (70, 50), (80, 80)), start=1):
+        labels[r : r + 10, c : c + 12] = k
+    shifted = labels[1:, 2:]
+    assert module.shift_counts(labels, shifted, (1, 2), 32) == (8, 8)
+    moved = np.roll(shifted, 6, axis=1)
+    matched, total = module.shift_counts(labels, moved, (1, 2), 32)
+    assert total == 8 and matched < total

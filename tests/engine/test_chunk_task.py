@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wsinuc.errors import WsinucError
 from wsinuc.engine.chunk_task import ChunkContext, finite
+from wsinuc.errors import WsinucError
+from wsinuc.instances import InstanceRule
 
 
 def _context() -> ChunkContext:
     return ChunkContext(slide_path="s.svs", mpp_override=None, level0_mpp=0.25, scale=1.0,
                         model="weights/broken", device="cpu", batch_size=1, precision="bf16", tta=False,
-                        postprocess="opening", threshold=0.5, seed_area=8, seed_expansion=4, simplify=0.0,
+                        rule=InstanceRule(), simplify=0.0,
                         work_dir="w")
 
 

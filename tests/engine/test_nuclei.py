@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wsinuc.engine.nuclei import SEED_EXPANSION, drop_larger_than, instances, opening_kernel
+from wsinuc.engine.nuclei import drop_larger_than, instances, opening_kernel
 from wsinuc.errors import OptionError
+from wsinuc.instances import InstanceRule
 
 
 class _Context:
     def __init__(self, postprocess, scale=1.0):
-        self.postprocess, self.scale, self.threshold, self.model = postprocess, scale, 0.5, "toy"
-        self.seed_area, self.seed_expansion, self.simplify = 8, 4, 0.0
+        self.rule, self.scale, self.model = InstanceRule(method=postprocess), scale, "toy"
+        self.simplify = 0.0
 
 
 def _two_touching_nuclei():
@@ -37,7 +38,7 @@ def test_opening_on_interior_boundary_maps_uses_the_nucleus_probability():
 
 
 def test_seeded_on_a_single_map_is_a_one_line_option_error():
-    with pytest.raises(OptionError, match="--postprocess"):
+    with pytest.raises(OptionError, match="--postprocess: seeded needs .*; toy predicts nucleus probability only"):
         instances(_Context("seeded"), np.zeros((8, 8), np.float32))
 
 
@@ -52,7 +53,6 @@ def test_objects_wider_than_the_halo_are_dropped():
     labels[10:14, 10:14] = 2
     kept, dropped = drop_larger_than(labels, 10)
     assert dropped == 1 and set(np.unique(kept)) == {0, 2}
-    assert SEED_EXPANSION >= 1
 
 
 def test_chunk_nuclei_renders_the_features_pass_2_writes(tmp_path):

@@ -9,7 +9,6 @@ the one-pixel shift.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import tifffile
 from engine_files import read_labels
 
@@ -63,11 +62,13 @@ def test_the_engine_adds_no_instability_with_a_local_model(tmp_path, sample_svs)
     assert _object_f1(tmp_path, sample_svs, stem, "opening") >= 0.98
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: the networks are not shift-equivariant; the default "
-                   "cascade-ib-lite with seeded instances gives object F1 0.966 (cascade-lite with watershed "
-                   "0.956); dropping seeds under 32 px reaches 0.982 here but costs 0.011 validation AJI, and "
-                   "smoothing the interior map (sigma 0.5-1 px) gives 0.968-0.970")
 def test_the_default_model_gives_the_same_nuclei_at_two_phases(tmp_path, sample_svs):
+    """0.984 on a 2-core CPU: seeds must peak above 0.65 and shallow dips merge (card's seeded rule).
+
+    The network itself is not shift-equivariant; the card's rule was chosen on
+    validation for being as stable as any rule within two standard errors of
+    the best AJI. Without seed_peak / merge_dip this crop gives 0.966.
+    """
     assert resolve_model_name("auto", "cpu") == "cascade-ib-lite"
     assert _object_f1(tmp_path, sample_svs, "auto") >= 0.98
 

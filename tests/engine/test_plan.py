@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wsinuc.engine.chunk_task import working_shape
-from wsinuc.engine.plan import batches, level0_chunking, postprocess_threshold
+from wsinuc.engine.plan import batches, level0_chunking
 from wsinuc.tiling import plan_tiles
 
 
@@ -49,16 +49,3 @@ def test_the_tissue_mask_thumbnail_is_reduced_to_about_four_micrometres_per_pixe
     assert mask_thumbnail(thumbnail, 0.25).shape == (63, 50, 3)      # 16x smaller: 4 um/px
     assert mask_thumbnail(thumbnail, 5.0) is thumbnail               # already coarser
     assert mask_thumbnail(thumbnail[:40, :40], 0.25).shape == (40, 40, 3)  # too small to reduce
-
-
-@pytest.mark.parametrize(("requested", "postprocess", "expected"), [
-    (None, "seeded", 0.6), (None, "watershed", 0.45), (None, "opening", 0.45), (0.3, "seeded", 0.3), (0.3, "opening", 0.3),
-])
-def test_the_threshold_is_the_given_one_else_the_cards_choice_for_that_method(requested, postprocess, expected):
-    card = {"threshold": 0.45, "seeded": {"threshold": 0.6, "min_seed_size": 8}}
-    assert postprocess_threshold(requested, postprocess, card) == expected
-
-
-def test_without_a_card_choice_the_threshold_is_one_half():
-    assert postprocess_threshold(None, "seeded", {}) == 0.5
-    assert postprocess_threshold(None, "opening", {"seeded": {"threshold": 0.6}}) == 0.5

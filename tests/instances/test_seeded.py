@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from wsinuc.instances.seeded import grow_labels, seeded_instances
+from wsinuc.instances.seeded import grow_labels, merge_shallow_passes, object_peaks, seeded_instances
 
 FOUR = ndimage.generate_binary_structure(2, 1)
 
@@ -92,7 +92,8 @@ def test_shifting_the_input_by_one_pixel_shifts_the_objects(dr, dc):
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [({"threshold": 1.0}, "threshold"), ({"min_seed_size": -1}, "min_seed_size"),
-     ({"max_expansion": 1.5}, "max_expansion"), ({"kernel_size": 0}, "kernel_size")],
+     ({"max_expansion": 1.5}, "max_expansion"), ({"kernel_size": 0}, "kernel_size"),
+     ({"seed_peak": 1.0}, "seed_peak"), ({"merge_dip": -0.1}, "merge_dip"), ({"seed_peak": True}, "seed_peak")],
 )
 def test_invalid_options_raise(kwargs, needle):
     interior, nucleus = two_touching_nuclei()
@@ -107,3 +108,68 @@ def test_maps_must_share_a_finite_2d_shape():
         seeded_instances(np.zeros((4, 4, 2)), np.zeros((4, 4)))
     with pytest.raises(ValueError, match="NaN"):
         seeded_instances(np.zeros((4, 4)), np.full((4, 4), np.inf))
+
+
+def a_nucleus_with_a_shallow_waist_beside_a_touching_one():
+    """Interior of one long nucleus that dips just under 0.5 at its waist, touching a second nucleus.
+
+    The long nucleus (columns 5-34) has two interior lobes with peaks 0.9 and
+    0.7 joined by a waist of 0.45; the second nucleus (columns 35-49) touches
+    it, parted by a boundary band where the interior is 0.05.
+    """
+    interior = np.zeros((20, 54))
+    nucleus = np.zeros((20, 54))
+    nucleus[5:15, 5:50] = 0.95
+    interior[7:13, 7:18] = 0.9
+    interior[7:13, 18:22] = 0.45
+    interior[7:13, 22:33] = 0.7
+    interior[7:13, 33:37] = 0.05
+    interior[7:13, 37:48] = 0.85
+    return interior, nucleus
+
+
+def test_a_shallow_dip_merges_and_a_boundary_band_does_not():
+    interior, nucleus = a_nucleus_with_a_shallow_waist_beside_a_touching_one()
+    split = seeded_instances(interior, nucleus, min_seed_size=0, max_expansion=3)
+    assert split.max() == 3
+    merged = seeded_instances(interior, nucleus, min_seed_size=0, max_expansion=3, merge_dip=0.3)
+    assert merged.max() == 2
+    assert len(np.unique(merged[10, 8:31])) == 1 and merged[10, 40] != merged[10, 10]
+    np.testing.assert_array_equal(merged > 0, split > 0)
+    # the dip is 0.7 - 0.45 = 0.25: a smaller merge_dip keeps the two lobes apart
+    assert seeded_instances(interior, nucleus, min_seed_size=0, max_expansion=3, merge_dip=0.2).max() == 3
+    # the band dips 0.8: only an extreme merge_dip would join the two nuclei
+    assert seeded_instances(interior, nucleus, min_seed_size=0, max_expansion=3, merge_dip=0.9).max() == 1
+
+
+def test_seeds_that_never_reach_the_seed_peak_are_dropped_and_their_pixels_taken_by_neighbours():
+    interior, nucleus = a_nucleus_with_a_shallow_waist_beside_a_touching_one()
+    interior[7:13, 22:33] = 0.55          # the second lobe is weak now
+    labels = seeded_instances(interior, nucleus, min_seed_size=0, max_expansion=3, seed_peak=0.6)
+    assert labels.max() == 2
+    assert labels[10, 20] == labels[10, 10]       # grown into from the strong lobe
+    assert labels[10, 30] == 0                    # beyond the rings of any strong seed
+    assert seeded_instances(interior, nucleus, min_seed_size=0, max_expansion=3, seed_peak=0.5).max() == 3
+
+
+def test_merged_ids_keep_raster_order_and_stay_consecutive():
+    labels = np.zeros((6, 12), np.int32)
+    labels[1:5, 1:3], labels[1:5, 3:5], labels[1:5, 7:9], labels[1:5, 9:11] = 1, 2, 3, 4
+    values = np.full(labels.shape, 0.9, np.float32)
+    values[:, 3] = 0.1                    # deep valley between 1 and 2; 3 and 4 meet at 0.9
+    merged = merge_shallow_passes(labels, values, object_peaks(labels, values), 0.3)
+    assert sorted(np.unique(merged)) == [0, 1, 2, 3]
+    assert merged[2, 1] == 1 and merged[2, 3] == 2 and merged[2, 7] == merged[2, 9] == 3
+
+
+def test_merging_is_transitive_along_a_chain():
+    labels = np.repeat(np.repeat(np.arange(1, 5, dtype=np.int32)[None], 3, axis=1), 4, axis=0)
+    values = np.full(labels.shape, 0.8, np.float32)
+    merged = merge_shallow_passes(labels, values, object_peaks(labels, values), 0.1)
+    assert set(np.unique(merged)) == {1}
+
+
+def test_object_peaks_are_the_highest_value_of_each_object():
+    labels = np.array([[0, 1, 1], [2, 2, 0]], np.int32)
+    values = np.array([[0.9, 0.2, 0.6], [0.3, 0.8, 0.99]], np.float32)
+    np.testing.assert_allclose(object_peaks(labels, values), [0.0, 0.6, 0.8])

@@ -35,7 +35,7 @@ from wsinuc.config import (
 from wsinuc.datasets import list_monuseg_ids, load_monuseg_image, patient_split
 from wsinuc.errors import OptionError
 from wsinuc.inference.model_cache import cached_predictor, load_card
-from wsinuc.instances import probability_to_instances, seeded_instances, watershed_instances
+from wsinuc.instances import InstanceRule
 from wsinuc.metrics import evaluate_instances, mean_metrics
 from wsinuc.training.patches import cut_patches, pad_to_multiple, reassemble_patches
 
@@ -140,31 +140,15 @@ def predict_labels(path: Path, image: np.ndarray, model: str, config: MonusegCon
 
 
 def _paper_protocol(image: np.ndarray, model: str, config: MonusegConfig) -> np.ndarray:
+    """The paper's protocol: 16 non-overlapping 256 x 256 patches of the padded tile, reassembled."""
     predictor = cached_predictor(model, config.device, 16, config.precision, config.tta)
     padded = pad_to_multiple(image, 1024, mode="reflect")
     maps = predictor.predict(cut_patches(padded, 256))
-    channels = [maps] if maps.ndim == 3 else [maps[..., c] for c in range(maps.shape[-1])]
-    probs = [reassemble_patches(m, padded.shape[:2])[: image.shape[0], : image.shape[1]] for m in channels]
-    return whole_tile_instances(probs, model, config)
-
-
-def whole_tile_instances(probs: list[np.ndarray], model: str, config: MonusegConfig) -> np.ndarray:
-    """Nuclei of a whole tile's probability maps (``[nucleus]`` or ``[interior, nucleus]``).
-
-    ``auto`` takes the model card's post-processing, and ``seeded`` the card's
-    parameters; the card's threshold applies to the method it was chosen for.
-    """
-    card = load_card(model)
-    method = str(card.get("postprocess", "opening")) if config.postprocess == "auto" else config.postprocess
-    if method == "seeded":
-        if len(probs) != 2:
-            raise OptionError("--postprocess", f"seeded needs a model with interior and boundary outputs; "
-                                               f"{model} predicts nucleus probability only")
-        return seeded_instances(probs[0], probs[1], **card.get("seeded", {}))
-    threshold = float(card.get("threshold", 0.5))
-    if method == "watershed":
-        return watershed_instances(probs[-1], threshold=threshold)
-    return probability_to_instances(probs[-1], threshold=threshold)
+    prob = reassemble_patches(maps, padded.shape[:2])[: image.shape[0], : image.shape[1]]
+    try:
+        return InstanceRule.from_card(load_card(model), config.postprocess)(prob)
+    except OptionError as error:
+        raise OptionError(error.option, error.problem.replace("this one", model)) from None
 
 
 def _engine_protocol(path: Path, model: str, config: MonusegConfig) -> np.ndarray:

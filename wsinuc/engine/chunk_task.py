@@ -20,6 +20,7 @@ import numpy as np
 from wsinuc.engine.nuclei import chunk_nuclei, lap
 from wsinuc.engine.store import ChunkStore
 from wsinuc.errors import WsinucError
+from wsinuc.instances import InstanceRule
 from wsinuc.inference.model_cache import cached_predictor
 from wsinuc.slide.resample import to_level0, to_working, working_box
 from wsinuc.tiling import Tile
@@ -51,15 +52,11 @@ class ChunkContext:
         ``auto``, ``fp32`` or ``bf16`` (:mod:`wsinuc.device`).
     tta : bool
         Test-time augmentation (the 8 flips / rotations, averaged).
-    postprocess : str
-        ``opening`` or ``watershed``.
-    threshold : float
-        Probability threshold.
+    rule : InstanceRule
+        Post-processing method and parameters, lengths in working pixels
+        (:meth:`InstanceRule.at_scale` turns them into level-0 pixels).
     simplify : float
         Douglas-Peucker tolerance of the outlines, level-0 pixels (0: exact staircase).
-    seed_area, seed_expansion : int
-        ``seeded`` post-processing: smallest interior seed kept (pixels) and most
-        rings a seed grows by, in working pixels (from the model card).
     work_dir : str
         Folder of the run's chunk store.
     """
@@ -73,10 +70,7 @@ class ChunkContext:
     batch_size: int
     precision: str
     tta: bool
-    postprocess: str
-    threshold: float
-    seed_area: int
-    seed_expansion: int
+    rule: InstanceRule
     simplify: float
     work_dir: str
 

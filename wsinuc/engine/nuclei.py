@@ -7,7 +7,6 @@ outlines as packed rings, measurements.
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
@@ -15,14 +14,7 @@ from scipy import ndimage
 
 from wsinuc.engine.store import ChunkResult
 from wsinuc.errors import OptionError
-from wsinuc.instances import (
-    label_rings,
-    measure_nuclei,
-    probability_to_instances,
-    seeded_instances,
-    simplify_rings,
-    watershed_instances,
-)
+from wsinuc.instances import InstanceRule, label_rings, measure_nuclei, simplify_rings
 from wsinuc.stitching import own_objects
 from wsinuc.tiling import Tile
 from wsinuc.writers.geojson import render_features
@@ -81,39 +73,21 @@ def lap(start: float) -> tuple[float, float]:
     return now - start, now
 
 
-SEED_MIN_AREA = 8
-"""Smallest interior seed kept by ``seeded`` when the card says none, in working pixels (0.5 um²)."""
-SEED_EXPANSION = 4
-"""Most rings a seed grows by under ``seeded`` when the card says none, in working pixels (2 px boundary)."""
-
-
 def opening_kernel(scale: float) -> int:
     """Odd level-0 kernel side equivalent to the paper's 5 px at the working resolution."""
-    size = max(1, round(5.0 / scale))
-    return size if size % 2 else size + 1
+    return InstanceRule(kernel_size=5).at_scale(scale).kernel_size
 
 
 def instances(context, prob: np.ndarray) -> np.ndarray:
-    """Labelled nuclei of level-0 probabilities with the run's post-processing.
+    """Labelled nuclei of level-0 probabilities under the run's rule, its lengths in level-0 pixels.
 
     ``prob`` is ``(H, W)`` nucleus probability, or ``(H, W, 2)`` interior and
     nucleus probability from a background / interior / boundary model.
-    ``seeded`` (that model's rule) grows the interior components back into the
-    nucleus mask; ``opening`` and ``watershed`` use the nucleus probability.
-    Lengths given in working pixels are converted to level-0 pixels.
     """
-    kernel = opening_kernel(context.scale)
-    if context.postprocess == "seeded":
-        if prob.ndim != 3:
-            raise OptionError("--postprocess", f"seeded needs a model with interior and boundary outputs; "
-                                               f"{context.model} predicts nucleus probability only")
-        return seeded_instances(prob[..., 0], prob[..., 1], threshold=context.threshold,
-                                min_seed_size=max(1, round(context.seed_area / context.scale**2)),
-                                max_expansion=max(1, math.ceil(context.seed_expansion / context.scale)))
-    nucleus = prob[..., 1] if prob.ndim == 3 else prob
-    if context.postprocess == "watershed":
-        return watershed_instances(nucleus, threshold=context.threshold, kernel_size=kernel)
-    return probability_to_instances(nucleus, threshold=context.threshold, kernel_size=kernel)
+    try:
+        return context.rule.at_scale(context.scale)(prob)
+    except OptionError as error:
+        raise OptionError(error.option, error.problem.replace("this one", context.model)) from None
 
 
 def drop_larger_than(labels: np.ndarray, size: int) -> tuple[np.ndarray, int]:

@@ -19,9 +19,9 @@ from PIL import Image
 
 from wsinuc.config import SegmentConfig
 from wsinuc.engine.chunk_task import ChunkContext, working_shape
-from wsinuc.engine.nuclei import SEED_EXPANSION, SEED_MIN_AREA
 from wsinuc.errors import OptionError
 from wsinuc.inference.model_cache import load_card_and_model, resolve_model_name
+from wsinuc.instances import InstanceRule
 from wsinuc.device import resolve_device
 from wsinuc.slide import open_slide, require_mpp, tissue_mask
 from wsinuc.slide.resample import grid_scale
@@ -91,14 +91,12 @@ def plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan:
     chunk_size, halo = level0_chunking(tiling.chunk_size, tiling.halo, scale)
     grid = plan_tiles((height, width), chunk_size, halo, stride_multiple=STRIDE)
     tiles = _select(grid, tiling.region, thumbnail, level0_mpp)
-    postprocess = _postprocess(inference.postprocess, card)
+    rule = InstanceRule.from_card(card, inference.postprocess, inference.threshold)
     context = ChunkContext(
         slide_path=str(slide_path), mpp_override=inference.mpp, level0_mpp=level0_mpp, scale=scale,
         model=model, device=inference.device, batch_size=inference.batch_size or auto_batch_size(inference.device),
         precision=inference.precision, tta=inference.tta,
-        postprocess=postprocess, threshold=postprocess_threshold(inference.threshold, postprocess, card),
-        seed_area=int(card.get("seeded", {}).get("min_seed_size", SEED_MIN_AREA)),
-        seed_expansion=int(card.get("seeded", {}).get("max_expansion", SEED_EXPANSION)),
+        rule=rule,
         simplify=float(config.output.simplify),
         work_dir=str(out_dir / slide_path.stem / WORK_DIR),
     )
@@ -138,21 +136,6 @@ def batches(tiles: Sequence[Tile], batch_size: int, scale: float) -> list[tuple[
 def auto_batch_size(device: str) -> int:
     """Chunks per forward pass for ``--batch-size 0``: 4 on CUDA, 1 on the CPU (torch uses every core)."""
     return 4 if resolve_device(device).type == "cuda" else 1
-
-
-def _postprocess(requested: str, card: dict) -> str:
-    if requested != "auto":
-        return requested
-    return str(card.get("postprocess", "opening"))
-
-
-def postprocess_threshold(requested: float | None, postprocess: str, card: dict) -> float:
-    """The given threshold, else the card's for ``postprocess`` (``seeded.threshold`` or ``threshold``), else 0.5."""
-    if requested is not None:
-        return float(requested)
-    if postprocess == "seeded":
-        return float(card.get("seeded", {}).get("threshold", 0.5))
-    return float(card.get("threshold", 0.5))
 
 
 def _select(grid, region, thumbnail, level0_mpp: float) -> list[Tile]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -22,7 +23,8 @@ def fingerprint(plan, config: SegmentConfig) -> dict:
         "slide": str(Path(plan.context.slide_path).resolve()),
         "slide_shape": list(plan.slide_shape),
         "weights_sha256": weights_sha256(plan.card),
-        "context": {k: v for k, v in plan.context.__dict__.items() if k not in _NOT_IN_FINGERPRINT},
+        "context": {k: v for k, v in plan.context.__dict__.items() if k not in _NOT_IN_FINGERPRINT}
+        | {"rule": dataclasses.asdict(plan.context.rule)},
         "tiling": config.tiling.__dict__ | {"region": list(config.tiling.region or [])},
         "chunks": len(plan.tiles),
     }
@@ -65,8 +67,9 @@ def run_record(plan, config: SegmentConfig, summaries: list, counts: dict, walls
         "model": plan.context.model,
         "weights_sha256": weights_sha256(plan.card),
         "working_mpp": plan.context.level0_mpp / plan.context.scale,
-        "postprocess": plan.context.postprocess,
-        "threshold": plan.context.threshold,
+        "postprocess": plan.context.rule.method,
+        "threshold": plan.context.rule.threshold,
+        "postprocess_parameters": plan.context.rule.parameters(),
         "level0_chunk_size": plan.chunk_size,
         "level0_halo": plan.halo,
         "precision": precision_label(plan.context.precision, resolve_device(plan.context.device)),

@@ -9,9 +9,12 @@ from wsinuc.instances.postprocess import (
     watershed_instances,
 )
 from wsinuc.instances.rings import PackedRings
+from wsinuc.instances.rules import METHODS, InstanceRule
 from wsinuc.instances.seeded import seeded_instances
 
 __all__ = [
+    "METHODS",
+    "InstanceRule",
     "MEASUREMENT_COLUMNS",
     "PackedRings",
     "drop_small_objects",
