@@ -123,3 +123,24 @@ def test_shift_counts_match_an_image_with_its_shifted_copy(scripts):
     moved = np.roll(shifted, 6, axis=1)
     matched, total = module.shift_counts(labels, moved, (1, 2), 32)
     assert total == 8 and matched < total
+
+
+def test_monuseg_20x_halves_images_and_truth_and_scores_through_the_engine(scripts, monuseg_root, tmp_path):
+    stem = tmp_path / "colour"
+    save_weights(create_model("colour_threshold"), stem, {"name": "colour", "mpp": 0.25})
+    path = scripts("monuseg_20x").main(["--model", str(stem), "--data", str(monuseg_root), "--split", "val",
+                                       "--limit", "1", "--results", str(tmp_path / "results")])
+    record = json.loads(path.read_text())
+    assert record["split"] == "val" and record["mpp"] == 0.5 and len(record["per_image"]) == 1
+    row = record["per_image"][0]
+    assert row["n_gt"] > 50 and row["n_pred"] > 0 and 0 < row["aji"] <= 1
+    assert path.name.endswith("-colour-val.json")
+
+
+def test_halving_keeps_ids_and_takes_every_other_pixel(scripts):
+    module = scripts("monuseg_20x")
+    labels = np.zeros((10, 12), np.int32)
+    labels[2:6, 2:8] = 5
+    halved = module.halve_labels(labels)
+    assert halved.shape == (5, 6) and set(np.unique(halved)) == {0, 5}
+    assert module.halve_image(np.zeros((10, 12, 3), np.uint8)).shape == (5, 6, 3)

@@ -26,20 +26,20 @@ def _two_touching_nuclei():
 
 
 def test_seeded_separates_touching_nuclei_and_fills_their_masks():
-    labels = instances(_Context("seeded"), _two_touching_nuclei())
+    labels = instances(_Context("seeded"), _two_touching_nuclei(), 1.0)
     assert labels.max() == 2
     assert (labels > 0).sum() == 2 * 15 * 15
     assert len(np.unique(labels[10:25, 10:25])) == 1 and len(np.unique(labels[10:25, 25:40])) == 1
 
 
 def test_opening_on_interior_boundary_maps_uses_the_nucleus_probability():
-    labels = instances(_Context("opening"), _two_touching_nuclei())
+    labels = instances(_Context("opening"), _two_touching_nuclei(), 1.0)
     assert labels.max() == 1 and (labels > 0).sum() == 2 * 15 * 15
 
 
 def test_seeded_on_a_single_map_is_a_one_line_option_error():
     with pytest.raises(OptionError, match="--postprocess: seeded needs .*; toy predicts nucleus probability only"):
-        instances(_Context("seeded"), np.zeros((8, 8), np.float32))
+        instances(_Context("seeded"), np.zeros((8, 8), np.float32), 1.0)
 
 
 @pytest.mark.parametrize(("scale", "kernel"), [(1.0, 5), (2.0, 3), (0.5, 11)])
@@ -75,3 +75,23 @@ def test_chunk_nuclei_renders_the_features_pass_2_writes(tmp_path):
         done.write_rendered(result.features, ids[result.features.keep])
     np.testing.assert_array_equal(result.features.keep, keep)
     assert (tmp_path / "rendered.geojson").read_bytes() == (tmp_path / "rings.geojson").read_bytes()
+
+
+def test_at_a_finer_working_grid_nuclei_are_labelled_there_and_brought_to_level0():
+    """Two nuclei one working pixel apart stay two: a 20x chunk is labelled at 0.25 um/px."""
+    from wsinuc.engine.nuclei import chunk_labels
+    from wsinuc.tiling import plan_tiles
+
+    tile = plan_tiles((32, 48), 32, 8).tiles[0]
+    height, width = tile.valid_box.shape
+    nucleus = np.zeros((2 * height, 2 * width), np.float32)
+    nucleus[10:30, 10:30] = nucleus[10:30, 31:51] = 0.9       # a one-pixel gap at the working resolution
+    prob = np.stack([nucleus, nucleus], axis=-1)
+    context = _Context("seeded", scale=2.0)
+    context.rule = InstanceRule(method="seeded", min_seed_size=0, max_expansion=0)
+    labels = chunk_labels(context, tile, prob)
+    assert labels.shape == (height, width) and labels.max() == 2
+    assert set(np.unique(labels[5:15, 5:15])) == {1} and set(np.unique(labels[5:15, 16:25])) == {2}
+    # level 0 is coarser: resampling the probabilities first closes the gap
+    coarse = context.rule(np.stack([nucleus[1::2, 1::2]] * 2, axis=-1))
+    assert coarse.max() == 1

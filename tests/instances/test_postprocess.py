@@ -279,3 +279,20 @@ def test_watershed_matches_the_oracle_when_a_nucleus_spans_the_array(transpose):
     labels = watershed_instances(prob)
     assert labels.max() == expected.max()
     assert matched_f1(expected, labels) == 1.0
+
+
+def test_each_object_keeps_its_largest_piece_and_single_pieces_are_untouched():
+    from wsinuc.instances import keep_largest_pieces
+
+    labels = np.zeros((8, 10), np.int32)
+    labels[0:2, 0:2] = 3                       # small piece of 3
+    labels[4:7, 0:3] = 3                       # large piece of 3
+    labels[2, 6] = labels[0, 9] = 7            # two equal pieces: the first in raster order stays
+    labels[5:8, 6:9] = 4
+    kept = keep_largest_pieces(labels)
+    assert (kept == 3).sum() == 9 and kept[0, 0] == 0
+    assert kept[0, 9] == 7 and kept[2, 6] == 0
+    assert (kept == 4).sum() == 9
+    whole = np.where(labels == 3, 0, labels)
+    whole[2, 6] = 0
+    assert keep_largest_pieces(whole) is whole

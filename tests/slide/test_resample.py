@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 from skimage.transform import resize
 
-from wsinuc.slide.resample import grid_scale, to_level0, to_working, working_box
+from wsinuc.slide.resample import grid_scale, labels_to_level0, to_level0, to_working, working_box
 
 SCALES = (2.0, 2.0108, 0.5, 1.37)
 EDGE = 4
@@ -202,3 +202,36 @@ def test_to_level0_matches_skimage_resize(scale: float) -> None:
 def test_bad_arguments_raise_value_error(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_labels_to_level0_at_scale_one_is_the_box_itself() -> None:
+    labels = np.arange(30 * 40, dtype=np.int32).reshape(30, 40)
+    np.testing.assert_array_equal(labels_to_level0(labels, (5, 9), 1.0, (7, 10, 20, 15)), labels[1:16, 2:22])
+
+
+def test_labels_to_level0_takes_the_working_pixel_nearest_each_level0_centre() -> None:
+    labels = np.arange(40 * 60, dtype=np.int32).reshape(40, 60)     # working pixels (0, 0)-(59, 39)
+    out = labels_to_level0(labels, (0, 0), 2.0, (0, 0, 30, 20))
+    # level-0 pixel x has its centre at working coordinate 2x + 0.5: the nearest centre is 2x + 1
+    np.testing.assert_array_equal(out, labels[1::2, 1::2])
+    assert out.dtype == np.int32
+
+
+@pytest.mark.parametrize("scale", [2.0, 1.996, 3.1])
+def test_labels_to_level0_overlapping_calls_agree_exactly(scale: float) -> None:
+    rng = np.random.default_rng(4)
+    level0_whole = (0, 0, 200, 150)
+    wx0, wy0, ww, wh = working_box(*level0_whole, scale)
+    labels = rng.integers(0, 50, (wh, ww), dtype=np.int32)
+    whole = labels_to_level0(labels, (wx0, wy0), scale, level0_whole)
+    for box in ((30, 40, 100, 80), (73, 11, 90, 120)):
+        bx, by, bw, bh = working_box(*box, scale)
+        part = labels_to_level0(labels[by - wy0 : by - wy0 + bh, bx - wx0 : bx - wx0 + bw], (bx, by), scale, box)
+        np.testing.assert_array_equal(part, whole[box[1] : box[1] + box[3], box[0] : box[0] + box[2]])
+
+
+def test_labels_to_level0_rejects_float_maps_and_boxes_beyond_the_labels() -> None:
+    with pytest.raises(ValueError, match="integer"):
+        labels_to_level0(np.zeros((8, 8), np.float32), (0, 0), 2.0, (0, 0, 4, 4))
+    with pytest.raises(ValueError, match="outside"):
+        labels_to_level0(np.zeros((8, 8), np.int32), (0, 0), 2.0, (0, 0, 5, 4))

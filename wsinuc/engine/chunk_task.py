@@ -22,7 +22,7 @@ from wsinuc.engine.store import ChunkStore
 from wsinuc.errors import WsinucError
 from wsinuc.instances import InstanceRule
 from wsinuc.inference.model_cache import cached_predictor
-from wsinuc.slide.resample import to_level0, to_working, working_box
+from wsinuc.slide.resample import to_working, working_box
 from wsinuc.tiling import Tile
 
 _LOCAL = threading.local()
@@ -77,14 +77,8 @@ class ChunkContext:
 
 def working_shape(tile: Tile, scale: float) -> tuple[int, int]:
     """Shape of ``tile``'s valid block at the working resolution (chunks batch by it)."""
-    _, _, width, height = working_box(*_xywh(tile), scale)
+    _, _, width, height = working_box(*tile.valid_box.xywh, scale)
     return height, width
-
-
-def _xywh(tile: Tile) -> tuple[int, int, int, int]:
-    """``(x0, y0, width, height)`` of ``tile``'s valid block, as the resampling functions take it."""
-    box = tile.valid_box
-    return box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0
 
 
 def run_batch(context: ChunkContext, tiles: Sequence[Tile]) -> list[dict]:
@@ -93,8 +87,9 @@ def run_batch(context: ChunkContext, tiles: Sequence[Tile]) -> list[dict]:
     1. Read each chunk's valid box at level 0 and resample it to the working
        resolution on the slide's global working grid.
     2. Predict nucleus probability for the whole batch in one forward pass.
-    3. Per chunk: probability back to level 0, nuclei, ownership, outlines,
-       measurements (:func:`wsinuc.engine.nuclei.chunk_nuclei`).
+    3. Per chunk: nuclei (labelled on the finer of the working and level-0
+       grids, then at level 0), ownership, outlines, measurements
+       (:func:`wsinuc.engine.nuclei.chunk_nuclei`).
     4. Save each chunk's result atomically (a finished file is its resume marker).
 
     Returns
@@ -111,7 +106,6 @@ def run_batch(context: ChunkContext, tiles: Sequence[Tile]) -> list[dict]:
     infer_s, clock = lap(clock)
     store, summaries = ChunkStore(context.work_dir), []
     for tile, block, prob in zip(tiles, blocks, probs):
-        prob = _to_level0(context, tile, prob)
         result, summary = chunk_nuclei(context, tile, block, prob)
         write_clock = time.perf_counter()
         store.save(tile, result)
@@ -136,22 +130,12 @@ def _slide(context: ChunkContext):
 
 
 def _read_valid_block(context: ChunkContext, tile: Tile) -> np.ndarray:
-    return _slide(context).read_region(*_xywh(tile), 0)
+    return _slide(context).read_region(*tile.valid_box.xywh, 0)
 
 
 def _to_working(context: ChunkContext, tile: Tile, block: np.ndarray) -> np.ndarray:
     box = tile.valid_box
     return to_working(block, (box.x0, box.y0), context.scale)
-
-
-def _to_level0(context: ChunkContext, tile: Tile, prob: np.ndarray) -> np.ndarray:
-    """Working-resolution map(s) ``(h, w)`` or ``(h, w, m)`` → the level-0 valid box."""
-    level0_box = _xywh(tile)
-    wx0, wy0, _, _ = working_box(*level0_box, context.scale)
-    if prob.ndim == 2:
-        return to_level0(prob, (wx0, wy0), context.scale, level0_box)
-    return np.stack([to_level0(np.ascontiguousarray(prob[..., m]), (wx0, wy0), context.scale, level0_box)
-                     for m in range(prob.shape[-1])], axis=-1)
 
 
 def _predict(context: ChunkContext, batch: np.ndarray) -> np.ndarray:

@@ -1,8 +1,11 @@
 """One chunk's probability map → the nuclei it owns, outlined and measured.
 
-Everything here works on the chunk's valid block at level 0 and on all of
-its nuclei at once (no per-nucleus Python loop): labelling, ownership,
-outlines as packed rings, measurements.
+Nuclei are labelled on the finer of two grids: the working resolution when
+the slide is coarser than the model (a 20x slide read for a 0.25 um/px
+model: the grid the rule's parameters were chosen on), level 0 otherwise.
+Everything after that works on the chunk's valid block at level 0 and on all
+of its nuclei at once (no per-nucleus Python loop): ownership, outlines as
+packed rings, measurements.
 """
 
 from __future__ import annotations
@@ -14,16 +17,18 @@ from scipy import ndimage
 
 from wsinuc.engine.store import ChunkResult
 from wsinuc.errors import OptionError
-from wsinuc.instances import InstanceRule, label_rings, measure_nuclei, simplify_rings
+from wsinuc.instances import InstanceRule, keep_largest_pieces, label_rings, measure_nuclei, simplify_rings
+from wsinuc.slide.resample import labels_to_level0, to_level0, working_box
 from wsinuc.stitching import own_objects
 from wsinuc.tiling import Tile
 from wsinuc.writers.geojson import render_features
 
 
 def chunk_nuclei(context, tile: Tile, block: np.ndarray, prob: np.ndarray) -> tuple[ChunkResult, dict]:
-    """The nuclei ``tile`` owns, from its level-0 RGB ``block`` and probability ``prob``.
+    """The nuclei ``tile`` owns, from its level-0 RGB ``block`` and working-resolution probability ``prob``.
 
-    1. Probabilities → labelled nuclei (the run's post-processing).
+    1. Probabilities → labelled nuclei at level 0 (the run's post-processing,
+       :func:`chunk_labels`).
     2. Drop objects wider than the halo (not single nuclei).
     3. Keep the nuclei whose anchor lies in the tile's core.
     4. Outline them (packed rings, level-0 pixel edges), measure them, and
@@ -36,8 +41,11 @@ def chunk_nuclei(context, tile: Tile, block: np.ndarray, prob: np.ndarray) -> tu
         The run's shared settings (post-processing, threshold, scale, pixel size).
     tile : Tile
         The chunk.
-    block, prob : np.ndarray
-        RGB and nucleus probability of ``tile.valid_box``.
+    block : np.ndarray
+        Level-0 RGB of ``tile.valid_box``.
+    prob : np.ndarray
+        ``(h, w)`` or ``(h, w, 2)`` probability of the working box of
+        ``tile.valid_box`` (:func:`wsinuc.slide.resample.working_box`).
 
     Returns
     -------
@@ -46,7 +54,7 @@ def chunk_nuclei(context, tile: Tile, block: np.ndarray, prob: np.ndarray) -> tu
         ``too_large``, ``megapixels`` and ``seconds`` per stage.
     """
     clock = time.perf_counter()
-    labels, too_large = drop_larger_than(instances(context, prob), tile.halo)
+    labels, too_large = drop_larger_than(chunk_labels(context, tile, prob), tile.halo)
     owned = _own(labels, tile)
     post_s, clock = lap(clock)
     offset = (float(tile.valid_box.x0), float(tile.valid_box.y0))
@@ -62,7 +70,7 @@ def chunk_nuclei(context, tile: Tile, block: np.ndarray, prob: np.ndarray) -> tu
     result = ChunkResult(owned.keys, owned.labels, rings.coords, rings.starts, columns, features)
     height, width = tile.core_box.shape
     summary = {"index": tile.index, "count": len(owned), "too_large": too_large,
-               "megapixels": height * width / 1e6, "valid_megapixels": prob.size / 1e6,
+               "megapixels": height * width / 1e6, "valid_megapixels": tile.valid_box.shape[0] * tile.valid_box.shape[1] / 1e6,
                "seconds": {"postprocess": post_s, "polygons": poly_s, "measure": measure_s, "features": features_s}}
     return result, summary
 
@@ -78,14 +86,36 @@ def opening_kernel(scale: float) -> int:
     return InstanceRule(kernel_size=5).at_scale(scale).kernel_size
 
 
-def instances(context, prob: np.ndarray) -> np.ndarray:
-    """Labelled nuclei of level-0 probabilities under the run's rule, its lengths in level-0 pixels.
+def chunk_labels(context, tile: Tile, prob: np.ndarray) -> np.ndarray:
+    """Labelled nuclei of ``tile.valid_box`` at level 0, from its working-resolution probabilities.
+
+    When the working grid is finer than level 0 (``context.scale > 1``) the
+    run's rule labels the working-resolution map with its own lengths, and
+    the labels go to level 0 by nearest neighbour, each object kept as its
+    largest 4-connected piece. Otherwise the probabilities are resampled to
+    level 0 (bilinear) and the rule runs there, its lengths converted.
+    """
+    level0_box = tile.valid_box.xywh
+    wx0, wy0, _, _ = working_box(*level0_box, context.scale)
+    if context.scale > 1.0:
+        labels = instances(context, prob, 1.0)
+        return keep_largest_pieces(labels_to_level0(labels, (wx0, wy0), context.scale, level0_box))
+    if prob.ndim == 3:
+        prob = np.stack([to_level0(np.ascontiguousarray(prob[..., m]), (wx0, wy0), context.scale, level0_box)
+                         for m in range(prob.shape[-1])], axis=-1)
+    else:
+        prob = to_level0(prob, (wx0, wy0), context.scale, level0_box)
+    return instances(context, prob, context.scale)
+
+
+def instances(context, prob: np.ndarray, scale: float) -> np.ndarray:
+    """Labelled nuclei of ``prob`` under the run's rule, its lengths converted to a grid of ``1 / scale`` px.
 
     ``prob`` is ``(H, W)`` nucleus probability, or ``(H, W, 2)`` interior and
     nucleus probability from a background / interior / boundary model.
     """
     try:
-        return context.rule.at_scale(context.scale)(prob)
+        return context.rule.at_scale(scale)(prob)
     except OptionError as error:
         raise OptionError(error.option, error.problem.replace("this one", context.model)) from None
 

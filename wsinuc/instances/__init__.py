@@ -4,6 +4,7 @@ from wsinuc.instances.measure import MEASUREMENT_COLUMNS, measure_nuclei
 from wsinuc.instances.polygons import label_polygons, label_rings, mask_outline, rings_to_polygons, simplify_rings
 from wsinuc.instances.postprocess import (
     drop_small_objects,
+    keep_largest_pieces,
     open_foreground,
     probability_to_instances,
     watershed_instances,
@@ -18,6 +19,7 @@ __all__ = [
     "MEASUREMENT_COLUMNS",
     "PackedRings",
     "drop_small_objects",
+    "keep_largest_pieces",
     "label_polygons",
     "label_rings",
     "mask_outline",

@@ -166,6 +166,31 @@ def drop_small_objects(labels: np.ndarray, min_size: int) -> np.ndarray:
     return new_ids[labels]
 
 
+def keep_largest_pieces(labels: np.ndarray) -> np.ndarray:
+    """Each object reduced to its largest 4-connected piece (ties: the first in raster order).
+
+    Resampling labels to a coarser grid can cut a thin object into pieces;
+    one object should be one piece, with one outline and one measurement.
+    Ids are kept; an array whose objects are all one piece is returned as is.
+    """
+    from skimage.measure import label as label_regions
+
+    labels = np.asarray(labels)
+    pieces, count = label_regions(labels, background=0, connectivity=1, return_num=True)
+    if count == int(np.count_nonzero(np.bincount(labels.ravel())[1:])):
+        return labels
+    sizes = np.bincount(pieces.ravel(), minlength=count + 1)
+    owner = np.zeros(count + 1, dtype=np.int64)
+    owner[pieces.ravel()] = labels.ravel()
+    index = np.arange(1, count + 1)
+    order = index[np.lexsort((index, -sizes[1:], owner[1:]))]
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = owner[order][1:] != owner[order][:-1]
+    keep = np.zeros(count + 1, dtype=bool)
+    keep[order[first]] = True
+    return np.where(keep[pieces], labels, 0).astype(labels.dtype, copy=False)
+
+
 def _label_unmarked(labels: np.ndarray, foreground: np.ndarray) -> np.ndarray:
     unmarked = foreground & (labels == 0)
     if not unmarked.any():

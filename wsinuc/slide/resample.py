@@ -28,6 +28,7 @@ replicated where a filter reaches past it.
 (2000, 4000, 2048, 2048)
 >>> working = to_working(block, (1000, 2000), 2.0)   # doctest: +SKIP
 >>> prob0 = to_level0(prob, (2000, 4000), 2.0, (1000, 2000, 1024, 1024))   # doctest: +SKIP
+>>> labels0 = labels_to_level0(labels, (2000, 4000), 2.0, (1000, 2000, 1024, 1024))   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -196,14 +197,8 @@ def to_level0(
         When ``prob`` is not a 2-D float array, the scale is outside
         ``[1/64, 64]`` or the box reaches beyond the map.
     """
-    if not (isinstance(prob, np.ndarray) and prob.ndim == 2 and np.issubdtype(prob.dtype, np.floating)):
-        raise ValueError(f"prob must be a 2-D float array, got {_describe(prob)}")
-    _check_origin("working_origin", working_origin)
-    inner = working_box(*level0_box, scale)
-    _require_inside("level0_box", level0_box, inner, (*working_origin, prob.shape[1], prob.shape[0]))
-    x0, y0, w, h = (int(value) for value in level0_box)
-    wx0, wy0 = (int(value) for value in working_origin)
-    numerator = _inverse_numerator(scale)
+    (x0, y0, w, h), (wx0, wy0), numerator = _level0_target(prob, "prob", np.floating, working_origin, scale,
+                                                           level0_box)
     prob = prob.astype(np.float32, copy=False)
     if numerator == GRID_DENOMINATOR:
         if (x0, y0, w, h) == (wx0, wy0, prob.shape[1], prob.shape[0]):
@@ -212,6 +207,75 @@ def to_level0(
     source = (_working_edge(x0, wx0, numerator), _working_edge(y0, wy0, numerator),
               _working_edge(x0 + w, wx0, numerator), _working_edge(y0 + h, wy0, numerator))
     return np.asarray(_resize(prob, source, (w, h)))
+
+
+def labels_to_level0(
+    labels: np.ndarray, working_origin: tuple[int, int], scale: float, level0_box: Box
+) -> np.ndarray:
+    """Nearest-neighbour resampling of a working-resolution label image to a level-0 box (same grid).
+
+    Level-0 pixel ``x`` takes the label of the working pixel whose centre is
+    nearest to its centre, ``floor((x + 0.5) * s)`` with ``s = grid_scale(scale)``
+    (computed in integers), so overlapping calls agree exactly. Working pixels
+    at the edge of ``labels`` stand in for the one beyond it when a level-0
+    edge pixel's nearest centre lies just outside.
+
+    Parameters
+    ----------
+    labels : np.ndarray
+        ``(wh, ww)`` integer labels at the working resolution.
+    working_origin : tuple of int
+        Working ``(wx0, wy0)`` of ``labels[0, 0]``.
+    scale : float
+        Working pixels per level-0 pixel, in ``[1/64, 64]``.
+    level0_box : tuple of int
+        ``(x0, y0, w, h)`` level-0 box to produce; its working box
+        (:func:`working_box`) must lie inside ``labels``.
+
+    Returns
+    -------
+    np.ndarray
+        ``(h, w)`` labels, same dtype. An object narrower than a level-0
+        pixel may vanish, and a thin one fall into pieces.
+
+    Raises
+    ------
+    ValueError
+        When ``labels`` is not a 2-D integer array, the scale is outside
+        ``[1/64, 64]`` or the box reaches beyond the labels.
+    """
+    (x0, y0, w, h), (wx0, wy0), numerator = _level0_target(labels, "labels", np.integer, working_origin, scale,
+                                                           level0_box)
+    columns = _nearest_working(np.arange(x0, x0 + w), numerator) - wx0
+    rows = _nearest_working(np.arange(y0, y0 + h), numerator) - wy0
+    columns = np.clip(columns, 0, labels.shape[1] - 1)
+    rows = np.clip(rows, 0, labels.shape[0] - 1)
+    return labels[np.ix_(rows, columns)]
+
+
+def _level0_target(
+    array: object, name: str, kind: type, working_origin: object, scale: float, level0_box: Box
+) -> tuple[Box, tuple[int, int], int]:
+    """Check a working-resolution map and the level-0 box to make of it.
+
+    Returns the box and origin as integers and the grid's numerator; raises
+    ``ValueError`` when ``array`` is not 2-D of ``kind`` (``np.floating`` or
+    ``np.integer``) or the box needs working pixels outside it.
+    """
+    if not (isinstance(array, np.ndarray) and array.ndim == 2 and np.issubdtype(array.dtype, kind)):
+        word = "float" if kind is np.floating else "integer"
+        raise ValueError(f"{name} must be a 2-D {word} array, got {_describe(array)}")
+    _check_origin("working_origin", working_origin)
+    inner = working_box(*level0_box, scale)
+    _require_inside("level0_box", level0_box, inner, (*working_origin, array.shape[1], array.shape[0]))
+    box = tuple(int(value) for value in level0_box)
+    origin = tuple(int(value) for value in working_origin)
+    return box, origin, _inverse_numerator(scale)
+
+
+def _nearest_working(level0: np.ndarray, numerator: int) -> np.ndarray:
+    """Working pixel whose centre is nearest each level-0 pixel centre: ``floor((x + 0.5) * 1024 / n)``."""
+    return ((2 * level0.astype(np.int64) + 1) * GRID_DENOMINATOR) // (2 * numerator)
 
 
 def _working_edge(level0_edge: int, working_origin: int, numerator: int) -> float:

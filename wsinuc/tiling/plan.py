@@ -52,6 +52,11 @@ class Box(NamedTuple):
         return (self.y1 - self.y0, self.x1 - self.x0)
 
     @property
+    def xywh(self) -> tuple[int, int, int, int]:
+        """``(x0, y0, width, height)``, as slide reads and resampling take a box."""
+        return self.x0, self.y0, self.x1 - self.x0, self.y1 - self.y0
+
+    @property
     def slices(self) -> tuple[slice, slice]:
         """``(rows, cols)`` slices selecting the box in a full-image array."""
         return (slice(self.y0, self.y1), slice(self.x0, self.x1))
