@@ -240,6 +240,20 @@ def rate(amount: float, seconds: float) -> float:
     return amount / seconds if seconds > 0 else 0.0
 
 
+def inner_objects(labels: np.ndarray, margin: int) -> np.ndarray:
+    """``labels`` cropped by ``margin`` without the objects that touch the crop's border."""
+    labels = labels[margin:-margin, margin:-margin]
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return np.where(np.isin(labels, border[border > 0]), 0, labels)
+
+
+def read_labels(zarr_path: Path) -> np.ndarray:
+    """Level 0 of a ``labels.ome.zarr`` written by the engine."""
+    import zarr
+
+    return zarr.open_group(zarr_path, mode="r")["0"][...]
+
+
 def write_result(record: dict, results_dir: Path, kind: str, label: str) -> Path:
     """Write ``<kind>-<device slug>-<date>-<label>.json`` and return its path."""
     results_dir = Path(results_dir)

@@ -33,7 +33,7 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-from common import device_info, print_table, versions, write_result
+from common import device_info, print_table, read_labels, versions, write_result
 
 from wsinuc.benchmark.monuseg import split_ids
 from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
@@ -46,8 +46,16 @@ HALF_MPP = 0.5
 
 def halve_image(image: np.ndarray) -> np.ndarray:
     """``(H, W, 3)`` uint8 RGB reduced 2x (bilinear with PIL's anti-aliasing)."""
+    return reduce_image(image, 2.0)
+
+
+def reduce_image(image: np.ndarray, factor: float) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB reduced ``factor`` times (bilinear with PIL's anti-aliasing; 1: as is)."""
+    if factor == 1.0:
+        return image
     height, width = image.shape[:2]
-    return np.asarray(Image.fromarray(image).resize((width // 2, height // 2), Image.Resampling.BILINEAR))
+    size = (round(width / factor), round(height / factor))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
 
 
 def halve_labels(labels: np.ndarray) -> np.ndarray:
@@ -55,13 +63,6 @@ def halve_labels(labels: np.ndarray) -> np.ndarray:
     height, width = labels.shape
     reduced = Image.fromarray(labels.astype(np.int32)).resize((width // 2, height // 2), Image.Resampling.NEAREST)
     return np.asarray(reduced).astype(np.int64)
-
-
-def read_labels(zarr_path: Path) -> np.ndarray:
-    """Level 0 of a ``labels.ome.zarr`` written by the engine."""
-    import zarr
-
-    return zarr.open_group(zarr_path, mode="r")["0"][...]
 
 
 def evaluate(root: Path, split: str, model: str, device: str, limit: int | None) -> tuple[list[dict], float]:

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import console, device_info, print_table, versions, write_result
+from common import console, device_info, inner_objects, print_table, versions, write_result
 
 from wsinuc.benchmark.monuseg import split_ids
 from wsinuc.datasets import default_data_root, load_monuseg_image
@@ -73,13 +73,6 @@ def candidates(two_maps: bool, thresholds: list[float], seed_sizes: list[int], e
 def instances(prob: np.ndarray, candidate: dict) -> np.ndarray:
     """Nuclei of one probability map (``(H, W)`` or ``(H, W, 2)``) under ``candidate``."""
     return InstanceRule(**candidate)(prob)
-
-
-def inner_objects(labels: np.ndarray, margin: int) -> np.ndarray:
-    """``labels`` cropped by ``margin`` without the objects that touch the crop's border."""
-    labels = labels[margin:-margin, margin:-margin]
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    return np.where(np.isin(labels, border[border > 0]), 0, labels)
 
 
 def shift_counts(labels: np.ndarray, shifted: np.ndarray, shift: tuple[int, int], margin: int) -> tuple[int, int]:

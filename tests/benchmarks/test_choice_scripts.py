@@ -144,3 +144,25 @@ def test_halving_keeps_ids_and_takes_every_other_pixel(scripts):
     halved = module.halve_labels(labels)
     assert halved.shape == (5, 6) and set(np.unique(halved)) == {0, 5}
     assert module.halve_image(np.zeros((10, 12, 3), np.uint8)).shape == (5, 6, 3)
+
+
+def test_phase_stability_pools_object_f1_per_pixel_size(scripts, monuseg_root, tmp_path):
+    stem = tmp_path / "colour"
+    save_weights(create_model("colour_threshold"), stem, {"name": "colour", "mpp": 0.25})
+    path = scripts("phase_stability").main(["--model", str(stem), "--data", str(monuseg_root), "--split", "val",
+                                            "--limit", "1", "--mpps", "0.25,0.4", "--results", str(tmp_path)])
+    record = json.loads(path.read_text())
+    assert set(record["results"]) == {"0.25", "0.4"}
+    for row in record["results"].values():
+        assert row["nuclei_compared"] > 50 and 0.5 < row["object_f1"] <= 1.0
+    assert record["results"]["0.4"]["working_pixels_per_shift"] == 1.6
+
+
+def test_shifted_pair_counts_undo_the_one_pixel_shift(scripts):
+    module = scripts("phase_stability")
+    image = np.zeros((120, 121), np.int32)
+    for k, (r, c) in enumerate(((30, 30), (30, 60), (70, 45)), start=1):
+        image[r : r + 10, c : c + 12] = k
+    assert module.shifted_pair_counts(image[:, :-1], image[:, 1:], 20) == (6, 6)
+    matched, total = module.shifted_pair_counts(image[:, :-1], np.roll(image[:, 1:], 7, axis=1), 20)
+    assert total == 6 and matched < 6
