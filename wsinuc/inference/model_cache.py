@@ -20,7 +20,7 @@ _LOCK = threading.Lock()
 
 #: Bundled models ``auto`` tries, in order, on each kind of device. ``cascade-ib-lite``
 #: has the highest validation AJI of the bundled models through the engine
-#: (0.566 vs 0.523 for ``cascade`` and 0.395 for ``cascade-lite``; see its card's
+#: (0.564 vs 0.523 for ``cascade`` and 0.395 for ``cascade-lite``; see its card's
 #: ``model_selection``) and is the fastest with ``cascade-lite``, so it is the
 #: default everywhere; the others are fallbacks for installs without it.
 DEFAULT_MODELS = {"cuda": ("cascade-ib-lite", "cascade", "cascade-lite"),

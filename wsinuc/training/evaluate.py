@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from wsinuc.inference.predictor import probability_maps
-from wsinuc.instances import probability_to_instances, seeded_instances
+from wsinuc.instances import InstanceRule
 from wsinuc.metrics import aggregated_jaccard_index, object_f1
 from wsinuc.device import autocast
 from wsinuc.training.config import TrainConfig
@@ -204,19 +204,19 @@ def logits_to_instances(
 ) -> np.ndarray:
     """Labelled nuclei of one image's logits, as the engine makes them.
 
-    ``(H, W)`` nucleus logits: :func:`wsinuc.instances.probability_to_instances`
-    of their sigmoid. ``(H, W, 3)`` background / interior / boundary logits:
-    :func:`wsinuc.instances.seeded_instances` of the interior and nucleus
-    probabilities (:func:`wsinuc.inference.predictor.probability_maps`) with
-    the keyword arguments ``seeded``.
+    ``(H, W)`` nucleus logits: the paper's opening of their sigmoid.
+    ``(H, W, 3)`` background / interior / boundary logits: ``seeded``
+    instances of the interior and nucleus probabilities
+    (:func:`wsinuc.inference.predictor.probability_maps`) with the parameters
+    ``seeded`` (a card's ``seeded`` block; :class:`wsinuc.instances.InstanceRule`).
     """
     logits = np.asarray(logits, dtype=np.float32)
     if logits.ndim == 2:
-        return probability_to_instances(sigmoid(logits))
+        return InstanceRule(method="opening")(sigmoid(logits))
     if logits.ndim != 3 or logits.shape[2] != 3:
         raise ValueError(f"expected (H, W) or (H, W, 3) logits, got shape {logits.shape}")
     maps = probability_maps(torch.from_numpy(logits).permute(2, 0, 1)[None])[0].numpy()
-    return seeded_instances(maps[..., 0], maps[..., 1], **dict(seeded or {}))
+    return InstanceRule.from_card({"seeded": dict(seeded or {})}, "seeded")(maps)
 
 
 def stage1_validation_set(
