@@ -13,6 +13,8 @@ count less):
 * ``seeded``: :func:`wsinuc.instances.seeded.seeded_instances` on a proxy
   3-class output (interior = the map eroded by a 5 x 5 minimum filter,
   computed before the timing; nucleus = the map);
+* ``seeded-card``: the same with the default model card's parameters
+  (seed peak and merge dip included);
 * ``opening-scipy``, ``watershed-scipy``: the same rules with OpenCV
   switched off (only when ``cv2`` imports, to show the SciPy-only speed).
 
@@ -30,6 +32,7 @@ if __name__ == "__main__":  # one thread per process, set before NumPy loads its
         os.environ[_name] = "1"
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
@@ -56,12 +59,20 @@ def _opening_scipy(prob: np.ndarray) -> np.ndarray:
     return ndimage.label(open_square(prob > 0.5, 5, use_cv2=False), structure=FOUR_CONNECTED)[0]
 
 
+def _default_card_rule():
+    from wsinuc.inference.model_cache import load_card, resolve_model_name
+    from wsinuc.instances import InstanceRule
+
+    return InstanceRule.from_card(load_card(resolve_model_name("auto", "cpu")), "seeded")
+
+
 def rules() -> dict:
     """Name -> (function of the inputs, whether it takes the proxy interior map first)."""
     found = {
         "opening": (postprocess.probability_to_instances, False),
         "watershed": (postprocess.watershed_instances, False),
         "seeded": (seeded_instances, True),
+        "seeded-card": (functools.partial(seeded_instances, **_default_card_rule().parameters()), True),
     }
     if has_cv2():
         found["opening-scipy"] = (_opening_scipy, False)

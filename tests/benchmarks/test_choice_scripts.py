@@ -106,6 +106,14 @@ def test_a_candidate_within_two_paired_standard_errors_ties_and_the_most_stable_
     assert module.best_of(scored, 0.002, 0.0)["candidate"]["min_seed_size"] == 0
 
 
+def test_a_large_loss_is_never_a_tie_however_noisy_the_images(scripts):
+    module = scripts("postprocess_choice")
+    scored = _scored((0, [0.50, 0.60, 0.70, 0.55, 0.65, 0.52], 0.70, 0.94),
+                     (8, [0.40, 0.62, 0.66, 0.56, 0.60, 0.52], 0.72, 0.99))   # 0.023 lower, very noisy
+    assert [row["candidate"]["min_seed_size"] for row in module.ties(scored, 0.002, 2.0, 1.0)] == [0, 8]
+    assert module.best_of(scored, 0.002, 2.0, 0.005)["candidate"]["min_seed_size"] == 0
+
+
 def test_a_steady_small_loss_on_every_image_is_not_a_tie(scripts):
     module = scripts("postprocess_choice")
     scored = _scored((0, [0.50, 0.60, 0.70, 0.55, 0.65, 0.52], 0.70, 0.94),

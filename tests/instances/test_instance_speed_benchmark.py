@@ -28,7 +28,7 @@ def test_instance_speed_writes_rates_for_every_rule(tmp_path):
                         str(tmp_path / "results"), "--repeat", "1"])
     record = json.loads(Path(path).read_text())
     assert record["maps"] == ["map0", "map1"]
-    for name in ("opening", "watershed", "seeded"):
+    for name in ("opening", "watershed", "seeded", "seeded-card"):
         row = record["rules"][name]
         assert row["megapixels"] == 2 * 96 * 96 / 1e6
         assert row["mpx_per_s"] > 0
