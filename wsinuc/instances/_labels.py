@@ -5,6 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 
+def kept_ids(keep: np.ndarray) -> np.ndarray:
+    """New id of every old id: the kept ones ``1..k`` in id order, the others (and 0) 0.
+
+    ``keep`` is a boolean array indexed by old id (``keep[0]`` is ignored);
+    ``kept_ids(keep)[labels]`` renumbers a label image.
+    """
+    keep = np.asarray(keep, dtype=bool).copy()
+    keep[0] = False
+    new_ids = np.zeros(keep.size, dtype=np.int32)
+    new_ids[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    return new_ids
+
+
 def compact_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Renumber labels ``1..k`` so per-id tables stay small.
 

@@ -40,6 +40,7 @@ from skimage.segmentation import watershed
 
 from wsinuc.instances._dynamics import basin_edges, h_maxima_nodes, steepest_ascent_roots
 from wsinuc.instances._fastmorph import exact_values, maximum3, squared_edt
+from wsinuc.instances._labels import kept_ids
 from wsinuc.instances._mosaic import Mosaic, build_mosaic, object_boxes, object_pixels
 
 FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
@@ -228,11 +229,9 @@ def _combine(
     """Flat ``parts`` with the ``split_parts`` replaced by the ``split`` labels at ``where`` (int32, 1..n)."""
     count = int(parts.max(initial=0))
     keep = np.ones(count + 1, dtype=bool)
-    keep[0] = False
     keep[split_parts] = False
-    new_ids = np.zeros(count + 1, dtype=np.int32)
-    new_ids[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    new_ids = kept_ids(keep)
     out = new_ids[parts]
     if split.size:
-        out[where] = split.astype(np.int32) + int(keep.sum())
+        out[where] = split.astype(np.int32) + int(new_ids.max(initial=0))
     return out

@@ -31,6 +31,7 @@ from scipy import ndimage
 from skimage.segmentation import watershed
 
 from wsinuc.instances._fastmorph import open_square
+from wsinuc.instances._labels import kept_ids
 from wsinuc.instances._split import EIGHT_CONNECTED, FOUR_CONNECTED, split_foreground
 
 
@@ -158,12 +159,7 @@ def drop_small_objects(labels: np.ndarray, min_size: int) -> np.ndarray:
     """Drop objects with fewer than ``min_size`` pixels and renumber ``1..k`` in id order."""
     if min_size <= 0 or labels.max(initial=0) == 0:
         return labels
-    sizes = np.bincount(labels.ravel())
-    keep = sizes >= min_size
-    keep[0] = False
-    new_ids = np.zeros(sizes.size, dtype=np.int32)
-    new_ids[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-    return new_ids[labels]
+    return kept_ids(np.bincount(labels.ravel()) >= min_size)[labels]
 
 
 def keep_largest_pieces(labels: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from wsinuc.instances._labels import kept_ids
 from wsinuc.instances._split import FOUR_CONNECTED
 from wsinuc.instances.postprocess import (
     _validate_probability,
@@ -135,9 +136,7 @@ def _drop_weak_seeds(seeds: np.ndarray, peaks: np.ndarray, seed_peak: float) -> 
     """Seeds whose peak is above ``seed_peak``, renumbered ``1..k`` in id order, and their peaks."""
     keep = peaks > seed_peak
     keep[0] = False
-    new_ids = np.zeros(peaks.size, dtype=np.int32)
-    new_ids[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-    return new_ids[seeds], np.concatenate([[0.0], peaks[keep]]).astype(np.float32)
+    return kept_ids(keep)[seeds], np.concatenate([[0.0], peaks[keep]]).astype(np.float32)
 
 
 def merge_shallow_passes(labels: np.ndarray, values: np.ndarray, peaks: np.ndarray, dip: float) -> np.ndarray:
@@ -173,11 +172,7 @@ def merge_shallow_passes(labels: np.ndarray, values: np.ndarray, peaks: np.ndarr
     smallest = np.full(n, n, dtype=np.int64)
     np.minimum.at(smallest, group, np.arange(n))
     root = smallest[group]                      # each id -> smallest id of its group
-    kept = root == np.arange(n)
-    kept[0] = False
-    new_ids = np.zeros(n, dtype=np.int32)
-    new_ids[kept] = np.arange(1, int(kept.sum()) + 1, dtype=np.int32)
-    return new_ids[root][labels]
+    return kept_ids(root == np.arange(n))[root][labels]
 
 
 def _touching_pairs(labels: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -199,11 +194,10 @@ def _touching_pairs(labels: np.ndarray, values: np.ndarray) -> tuple[np.ndarray,
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0, dtype=np.float32)
     first, second, value = (np.concatenate(x) for x in (firsts, seconds, passes))
-    key = first.astype(np.int64) * (int(labels.max()) + 1) + second
-    unique, inverse = np.unique(key, return_inverse=True)
+    width = int(labels.max()) + 1
+    unique, inverse = np.unique(first.astype(np.int64) * width + second, return_inverse=True)
     best = np.full(unique.size, -np.inf, dtype=np.float32)
     np.maximum.at(best, inverse, value)
-    width = int(labels.max()) + 1
     return unique // width, unique % width, best
 
 
