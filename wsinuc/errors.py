@@ -51,5 +51,5 @@ class OptionError(WsinucError):
     """An option value is out of range or inconsistent."""
 
     def __init__(self, option: str, problem: str) -> None:
-        self.option, self.problem = option, problem
+        self.option = option
         super().__init__(f"{option}: {problem}")

@@ -145,10 +145,7 @@ def _paper_protocol(image: np.ndarray, model: str, config: MonusegConfig) -> np.
     padded = pad_to_multiple(image, 1024, mode="reflect")
     maps = predictor.predict(cut_patches(padded, 256))
     prob = reassemble_patches(maps, padded.shape[:2])[: image.shape[0], : image.shape[1]]
-    try:
-        return InstanceRule.from_card(load_card(model), config.postprocess)(prob)
-    except OptionError as error:
-        raise OptionError(error.option, error.problem.replace("this one", model)) from None
+    return InstanceRule.from_card(load_card(model), config.postprocess)(prob, model)
 
 
 def _engine_protocol(path: Path, model: str, config: MonusegConfig) -> np.ndarray:

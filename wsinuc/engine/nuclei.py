@@ -114,10 +114,7 @@ def instances(context, prob: np.ndarray, scale: float) -> np.ndarray:
     ``prob`` is ``(H, W)`` nucleus probability, or ``(H, W, 2)`` interior and
     nucleus probability from a background / interior / boundary model.
     """
-    try:
-        return context.rule.at_scale(scale)(prob)
-    except OptionError as error:
-        raise OptionError(error.option, error.problem.replace("this one", context.model)) from None
+    return context.rule.at_scale(scale)(prob, context.model)
 
 
 def drop_larger_than(labels: np.ndarray, size: int) -> tuple[np.ndarray, int]:

@@ -97,13 +97,17 @@ class InstanceRule:
             min_seed_size=max(1, round(self.min_seed_size / scale**2)) if self.min_seed_size else 0,
             max_expansion=max(1, math.ceil(self.max_expansion / scale)) if self.max_expansion else 0)
 
-    def __call__(self, prob: np.ndarray) -> np.ndarray:
-        """Labelled nuclei (``int32``) of ``(H, W)`` nucleus or ``(H, W, 2)`` interior + nucleus probability."""
+    def __call__(self, prob: np.ndarray, model: str = "this model") -> np.ndarray:
+        """Labelled nuclei (``int32``) of ``(H, W)`` nucleus or ``(H, W, 2)`` interior + nucleus probability.
+
+        ``model`` names the maps' model in the error ``seeded`` raises on a
+        single map.
+        """
         prob = np.asarray(prob)
         if self.method == "seeded":
             if prob.ndim != 3:
                 raise OptionError("--postprocess", "seeded needs a model with interior and boundary outputs; "
-                                                   "this one predicts nucleus probability only")
+                                                   f"{model} predicts nucleus probability only")
             return seeded_instances(prob[..., 0], prob[..., 1], threshold=self.threshold,
                                     min_seed_size=self.min_seed_size, max_expansion=self.max_expansion,
                                     seed_peak=self.seed_peak, merge_dip=self.merge_dip)
