@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from wsinuc.config import PRECISIONS
+from wsinuc.metrics import match_instances
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_WORK = Path(os.environ.get("WSINUC_BENCH_WORK", Path.home() / ".cache" / "wsinuc-bench"))
@@ -245,6 +246,22 @@ def inner_objects(labels: np.ndarray, margin: int) -> np.ndarray:
     labels = labels[margin:-margin, margin:-margin]
     border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     return np.where(np.isin(labels, border[border > 0]), 0, labels)
+
+
+def shift_counts(labels: np.ndarray, shifted: np.ndarray, shift: tuple[int, int], margin: int) -> tuple[int, int]:
+    """``(2 x matched, n1 + n2)`` nuclei of an image and of its copy shifted by ``shift`` (IoU 0.5, inner part).
+
+    Their ratio is the object F1 between the two; pool the pairs of several
+    images by summing them.
+
+    ``shifted[r, c]`` shows the pixel ``labels[r + shift[0], c + shift[1]]``.
+    """
+    dr, dc = shift
+    height, width = shifted.shape[:2]
+    first = inner_objects(labels[dr : dr + height, dc : dc + width], margin)
+    second = inner_objects(shifted, margin)
+    total = len(np.unique(first)) + len(np.unique(second)) - 2
+    return 2 * match_instances(first, second, iou=0.5).tp, total
 
 
 def read_labels(zarr_path: Path) -> np.ndarray:

@@ -30,14 +30,13 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from common import device_info, inner_objects, print_table, read_labels, versions, write_result
+from common import device_info, print_table, read_labels, shift_counts, versions, write_result
 from monuseg_20x import reduce_image
 
 from wsinuc.benchmark.monuseg import split_ids
 from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
 from wsinuc.datasets import default_data_root, load_monuseg_image
 from wsinuc.engine import segment_slides
-from wsinuc.metrics import match_instances
 
 MONUSEG_MPP = 0.25
 
@@ -45,12 +44,10 @@ MONUSEG_MPP = 0.25
 def shifted_pair_counts(left: np.ndarray, right: np.ndarray, margin: int) -> tuple[int, int]:
     """``(2 x matched, n1 + n2)`` of the labels of ``image[:, :-1]`` and of ``image[:, 1:]``.
 
-    ``right[r, c]`` shows the pixel ``left[r, c + 1]``.
+    ``right[r, c]`` shows the pixel ``left[r, c + 1]``; the last column of
+    ``right`` has no counterpart in ``left``.
     """
-    first = inner_objects(left[:, 1:], margin)
-    second = inner_objects(right[:, :-1], margin)
-    total = len(np.unique(first)) + len(np.unique(second)) - 2
-    return 2 * match_instances(first, second, iou=0.5).tp, total
+    return shift_counts(left, right[:, :-1], (0, 1), margin)
 
 
 def measure(root: Path, split: str, mpps: list[float], model: str, device: str, margin_um: float,

@@ -43,13 +43,13 @@ from pathlib import Path
 
 import numpy as np
 
-from common import console, device_info, inner_objects, print_table, versions, write_result
+from common import console, device_info, print_table, shift_counts, versions, write_result
 
 from wsinuc.benchmark.monuseg import split_ids
 from wsinuc.datasets import default_data_root, load_monuseg_image
 from wsinuc.inference.model_cache import cached_predictor, load_card_and_model
 from wsinuc.instances import InstanceRule
-from wsinuc.metrics import evaluate_instances, match_instances, mean_metrics
+from wsinuc.metrics import evaluate_instances, mean_metrics
 
 
 def parse_numbers(text: str, kind: type) -> list:
@@ -74,19 +74,6 @@ def candidates(two_maps: bool, thresholds: list[float], seed_sizes: list[int], e
 def instances(prob: np.ndarray, candidate: dict) -> np.ndarray:
     """Nuclei of one probability map (``(H, W)`` or ``(H, W, 2)``) under ``candidate``."""
     return InstanceRule(**candidate)(prob)
-
-
-def shift_counts(labels: np.ndarray, shifted: np.ndarray, shift: tuple[int, int], margin: int) -> tuple[int, int]:
-    """``(matched, total)`` nuclei of an image and of its copy shifted by ``shift`` (IoU 0.5, inner part).
-
-    ``shifted[r, c]`` shows the pixel ``labels[r + shift[0], c + shift[1]]``.
-    """
-    dr, dc = shift
-    height, width = shifted.shape[:2]
-    first = inner_objects(labels[dr : dr + height, dc : dc + width], margin)
-    second = inner_objects(shifted, margin)
-    total = len(np.unique(first)) + len(np.unique(second)) - 2
-    return 2 * match_instances(first, second, iou=0.5).tp, total
 
 
 def score(maps: list[np.ndarray], truths: list[np.ndarray], candidate: dict, shifted: list[np.ndarray] = (),
