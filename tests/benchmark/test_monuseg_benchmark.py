@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from wsinuc.benchmark.monuseg import MonusegConfig, evaluate_model, split_ids, summarise
+from wsinuc.benchmark.report import summary_markdown
 from wsinuc.cli.app import app
 from wsinuc.datasets import list_monuseg_ids, load_monuseg_image
 from wsinuc.errors import OptionError
@@ -43,9 +44,12 @@ def test_paper_protocol_scores_every_image_of_the_split(monuseg_root, colour_mod
     rows = evaluate_model(monuseg_root, str(colour_model), config)
     assert [r["image_id"] for r in rows] == split_ids(monuseg_root, "val")[:2]
     assert all(0 <= r["aji"] <= 1 and r["n_gt"] > 0 for r in rows)
+    for r in rows:  # the error budget: a perfect parting or a perfect mask would not score lower
+        assert r["aji_true_identities"] >= r["aji"] and r["aji_true_foreground"] >= r["aji"]
     summary = summarise(rows)
     assert summary[0]["images"] == 2
     assert summary[0]["aji"] == pytest.approx(np.mean([r["aji"] for r in rows]))
+    assert "AJI, true parting" in summary_markdown(summary, "val")
 
 
 def test_validation_and_training_splits_are_disjoint(monuseg_root):

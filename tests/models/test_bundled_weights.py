@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from wsinuc.instances.rules import SEEDED_PARAMETERS
 from wsinuc.models import list_bundled_weights, load_model
 from wsinuc.models.weights import bundled_weights_dir, weight_files
 
@@ -36,6 +37,8 @@ def test_card_records_hash_training_and_metrics(name):
     for key in ("config", "training", "metrics", "device", "date", "mpp"):
         assert key in card, key
     assert {"val", "test"} <= set(card["metrics"])
+    # every post-processing parameter in the card is one the rule reads
+    assert set(card.get("seeded", {})) <= set(SEEDED_PARAMETERS)
 
 
 @pytest.mark.parametrize("name", BUNDLED)

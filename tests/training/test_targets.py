@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from wsinuc.instances.rules import SEEDED_PARAMETERS
 from wsinuc.training.targets import (
     BACKGROUND,
     BOUNDARY,
@@ -114,6 +115,11 @@ def test_class_weights_balance_background_and_nucleus_and_weight_the_boundary_up
 def test_seeded_parameters_grow_through_the_band():
     assert seeded_parameters(2)["max_expansion"] == 4
     assert [seeded_parameters(w)["max_expansion"] for w in (1, 3, 4)] == [3, 6, 7]
+
+
+def test_seeded_parameters_are_all_read_by_the_rule():
+    # a key the rule does not read would sit in every card doing nothing
+    assert set(seeded_parameters(2)) <= set(SEEDED_PARAMETERS)
 
 
 def test_class_weights_count_over_the_whole_stack():

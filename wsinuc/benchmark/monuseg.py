@@ -36,7 +36,7 @@ from wsinuc.datasets import list_monuseg_ids, load_monuseg_image, patient_split
 from wsinuc.errors import OptionError
 from wsinuc.inference.model_cache import cached_predictor, load_card
 from wsinuc.instances import InstanceRule
-from wsinuc.metrics import evaluate_instances, mean_metrics
+from wsinuc.metrics import aji_ceilings, evaluate_instances, mean_metrics
 from wsinuc.training.patches import cut_patches, pad_to_multiple, reassemble_patches
 
 MONUSEG_MPP = 0.25
@@ -114,7 +114,10 @@ def evaluate_model(
 
     1. Load the image and its ground truth (XML when present, else PNG).
     2. Predict instance labels with the chosen protocol.
-    3. Score with :func:`wsinuc.metrics.evaluate_instances`.
+    3. Score with :func:`wsinuc.metrics.evaluate_instances`, and add the two
+       AJI ceilings of :func:`wsinuc.metrics.aji_ceilings` (what a perfect
+       parting of the predicted mask, or a perfect mask under the predicted
+       nuclei, would reach).
     """
     folder = "test" if config.split == "test" else "train"
     ids = split_ids(root, config.split)[: config.limit]
@@ -126,6 +129,7 @@ def evaluate_model(
         row = {"model": model, "image_id": image_id, "organ": sample.organ or "",
                "n_gt": int(len(np.unique(sample.instances)) - 1), "n_pred": int(len(np.unique(labels)) - 1)}
         row |= evaluate_instances(sample.instances, labels.astype(np.int64))
+        row |= aji_ceilings(sample.instances, labels.astype(np.int64))
         rows.append(row)
         if on_image is not None:
             on_image(row | {"labels": labels, "sample": sample})

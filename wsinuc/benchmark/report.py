@@ -16,7 +16,9 @@ from wsinuc.metrics import match_instances
 from wsinuc.writers.overlay import save_png
 from wsinuc.writers.atomic import atomic_file
 
-SUMMARY_COLUMNS = ("aji", "f1", "aji_plus", "pq", "dq", "sq", "dice")
+SUMMARY_COLUMNS = ("aji", "f1", "aji_plus", "pq", "dq", "sq", "dice", "aji_true_identities", "aji_true_foreground")
+#: Headers of the summary table where the key is not clear enough (see :mod:`wsinuc.metrics.error_budget`).
+COLUMN_TITLES = {"aji_true_identities": "AJI, true parting", "aji_true_foreground": "AJI, true mask"}
 TP_COLOUR, FP_COLOUR, FN_COLOUR = (0, 200, 0), (230, 0, 0), (0, 90, 255)
 
 
@@ -42,11 +44,16 @@ def write_rows_csv(path: Path, rows: list[dict]) -> None:
 
 
 def summary_markdown(summary: list[dict], title: str) -> str:
-    """A markdown table: our mean per-image metrics, the paper's AJI / F1 beside them."""
-    header = "| model | images | " + " | ".join(SUMMARY_COLUMNS) + " | paper AJI | paper F1 |"
-    lines = [f"### {title}", "", header, "|" + "---|" * (len(SUMMARY_COLUMNS) + 4)]
+    """A markdown table: our mean per-image metrics, the paper's AJI / F1 beside them.
+
+    The AJI ceilings (:func:`wsinuc.metrics.aji_ceilings`) are columns when
+    every row has them (summaries written before them do not).
+    """
+    columns = [c for c in SUMMARY_COLUMNS if all(c in row for row in summary)]
+    header = "| model | images | " + " | ".join(COLUMN_TITLES.get(c, c) for c in columns) + " | paper AJI | paper F1 |"
+    lines = [f"### {title}", "", header, "|" + "---|" * (len(columns) + 4)]
     for row in summary:
-        ours = " | ".join(f"{row[c]:.3f}" for c in SUMMARY_COLUMNS)
+        ours = " | ".join(f"{row[c]:.3f}" for c in columns)
         paper = " | ".join("-" if row.get(k) is None else f"{row[k]:.2f}" for k in ("paper_aji", "paper_f1"))
         lines.append(f"| {Path(row['model']).name} | {row['images']} | {ours} | {paper} |")
     return "\n".join(lines) + "\n"

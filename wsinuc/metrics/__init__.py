@@ -1,4 +1,4 @@
-"""Instance-segmentation metrics for nuclei: AJI, AJI+, PQ, object F1, Dice.
+"""Instance-segmentation metrics for nuclei: AJI, AJI+, PQ, object F1, Dice, and AJI's error budget.
 
 All functions take two 2-D integer instance maps of the same shape (0 is
 background, any positive integer an instance id, not necessarily
@@ -8,6 +8,7 @@ scored in a fraction of a second.
 """
 
 from wsinuc.metrics.aji import aggregated_jaccard_index, aji_plus
+from wsinuc.metrics.error_budget import aji_ceilings, with_true_foreground, with_true_identities
 from wsinuc.metrics.matching import InstanceMatch, Overlap, compute_overlap, match_instances
 from wsinuc.metrics.pixel import dice
 from wsinuc.metrics.pq import object_f1, panoptic_quality
@@ -18,6 +19,7 @@ __all__ = [
     "InstanceMatch",
     "Overlap",
     "aggregated_jaccard_index",
+    "aji_ceilings",
     "aji_plus",
     "compute_overlap",
     "dice",
@@ -26,4 +28,6 @@ __all__ = [
     "mean_metrics",
     "object_f1",
     "panoptic_quality",
+    "with_true_foreground",
+    "with_true_identities",
 ]

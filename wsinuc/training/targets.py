@@ -185,9 +185,9 @@ def seeded_parameters(boundary_width: int = 2) -> dict[str, float | int]:
     Seeds grow by ``ceil(1.5 * boundary_width) + 1`` 4-neighbour rings: a band
     ``w`` px wide (Euclidean) is up to ``sqrt(2) * w`` Manhattan steps deep on
     the diagonals, plus one ring of slack (width 2 -> 4 rings, the engine's
-    default). Threshold 0.5, seeds of fewer than 8 px dropped, no opening.
-    All lengths in working pixels.
+    default). Threshold 0.5, seeds of fewer than 8 px dropped (the keys are
+    :data:`wsinuc.instances.rules.SEEDED_PARAMETERS`; the rule opens no
+    seeds). All lengths in working pixels.
     """
     width = validate_boundary_width(boundary_width)
-    return {"threshold": 0.5, "min_seed_size": 8, "max_expansion": math.ceil(1.5 * width) + 1,
-            "kernel_size": 1}
+    return {"threshold": 0.5, "min_seed_size": 8, "max_expansion": math.ceil(1.5 * width) + 1}
