@@ -33,20 +33,9 @@ def with_true_identities(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     become objects of their own (8-connected components, numbered after the
     true ids), so AJI still counts them in its union.
 
-    Parameters
-    ----------
-    gt, pred : np.ndarray
-        2-D non-negative integer instance maps of the same shape (0 = background).
-
-    Returns
-    -------
-    np.ndarray
-        ``int64`` instance map, foreground exactly ``pred > 0``.
-
-    Raises
-    ------
-    ValueError
-        If the maps are not 2-D, not integer, negative, or differ in shape.
+    ``gt`` and ``pred`` are as in :func:`aji_ceilings` (which names the
+    errors); returns an ``int64`` instance map whose foreground is exactly
+    ``pred > 0``.
     """
     gt, pred = _validate_instance_maps(gt, pred)
     foreground = pred > 0
@@ -63,20 +52,9 @@ def with_true_foreground(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     (a missed nucleus costs what a merge costs). With no predicted nucleus at
     all, the true foreground is one object per 8-connected component.
 
-    Parameters
-    ----------
-    gt, pred : np.ndarray
-        2-D non-negative integer instance maps of the same shape (0 = background).
-
-    Returns
-    -------
-    np.ndarray
-        ``int64`` instance map, foreground exactly ``gt > 0``.
-
-    Raises
-    ------
-    ValueError
-        If the maps are not 2-D, not integer, negative, or differ in shape.
+    ``gt`` and ``pred`` are as in :func:`aji_ceilings` (which names the
+    errors); returns an ``int64`` instance map whose foreground is exactly
+    ``gt > 0``.
     """
     gt, pred = _validate_instance_maps(gt, pred)
     truth = gt > 0
