@@ -89,7 +89,7 @@ def test_cli_writes_csv_summary_and_figures(tmp_path, monuseg_root, colour_model
 def interior_boundary_model(tmp_path_factory):
     stem = tmp_path_factory.mktemp("weights") / "ib"
     card = {"name": "ib", "mpp": 0.25, "postprocess": "seeded",
-            "seeded": {"threshold": 0.5, "min_seed_size": 8, "max_expansion": 4, "kernel_size": 1}}
+            "seeded": {"threshold": 0.5, "min_seed_size": 8, "max_expansion": 4}}
     save_weights(create_model("cascade-ib-lite"), stem, card)
     return stem
 
