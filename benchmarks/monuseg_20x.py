@@ -35,8 +35,8 @@ from PIL import Image
 
 from common import device_info, print_table, read_labels, versions, write_result
 
-from wsinuc.benchmark.monuseg import split_ids
-from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
+from wsinuc.benchmark.monuseg import split_folder, split_ids, tile_segment_config
+from wsinuc.config import InferenceConfig
 from wsinuc.datasets import default_data_root, load_monuseg_image
 from wsinuc.engine import segment_slides
 from wsinuc.metrics import evaluate_instances, mean_metrics
@@ -67,11 +67,9 @@ def halve_labels(labels: np.ndarray) -> np.ndarray:
 
 def evaluate(root: Path, split: str, model: str, device: str, limit: int | None) -> tuple[list[dict], float]:
     """Per-image metrics of the halved images of ``split`` and the engine's seconds."""
-    folder = "test" if split == "test" else "train"
-    ids = split_ids(root, split)[:limit] if limit else split_ids(root, split)
-    config = SegmentConfig(tiling=TilingConfig(chunk_size=512, halo=128, tissue=False),
-                           inference=InferenceConfig(model=model, device=device, mpp=HALF_MPP),
-                           output=OutputConfig(outputs=("zarr",)), run=RunConfig(progress=False))
+    folder = split_folder(split)
+    ids = split_ids(root, split)[: limit or None]
+    config = tile_segment_config(InferenceConfig(model=model, device=device, mpp=HALF_MPP))
     with tempfile.TemporaryDirectory(prefix="wsinuc-20x-") as tmp:
         samples, paths = {}, []
         for image_id in ids:

@@ -33,8 +33,8 @@ import tifffile
 from common import device_info, print_table, read_labels, shift_counts, versions, write_result
 from monuseg_20x import reduce_image
 
-from wsinuc.benchmark.monuseg import split_ids
-from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
+from wsinuc.benchmark.monuseg import split_folder, split_ids, tile_segment_config
+from wsinuc.config import InferenceConfig
 from wsinuc.datasets import default_data_root, load_monuseg_image
 from wsinuc.engine import segment_slides
 
@@ -53,14 +53,12 @@ def shifted_pair_counts(left: np.ndarray, right: np.ndarray, margin: int) -> tup
 def measure(root: Path, split: str, mpps: list[float], model: str, device: str, margin_um: float,
             limit: int | None) -> dict[str, dict]:
     """Pooled object F1 and counts per pixel size."""
-    ids = split_ids(root, split)[:limit] if limit else split_ids(root, split)
-    folder = "test" if split == "test" else "train"
+    ids = split_ids(root, split)[: limit or None]
+    folder = split_folder(split)
     images = {image_id: load_monuseg_image(root, folder, image_id).image for image_id in ids}
     results = {}
     for mpp in mpps:
-        config = SegmentConfig(tiling=TilingConfig(chunk_size=512, halo=128, tissue=False),
-                               inference=InferenceConfig(model=model, device=device, mpp=mpp),
-                               output=OutputConfig(outputs=("zarr",)), run=RunConfig(progress=False))
+        config = tile_segment_config(InferenceConfig(model=model, device=device, mpp=mpp))
         margin = max(2, round(margin_um / mpp))
         matched = total = 0
         start = time.perf_counter()

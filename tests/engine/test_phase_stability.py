@@ -12,7 +12,8 @@ import numpy as np
 import tifffile
 from engine_files import read_labels
 
-from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
+from wsinuc.benchmark.monuseg import tile_segment_config
+from wsinuc.config import InferenceConfig
 from wsinuc.engine import segment_slides
 from wsinuc.inference.model_cache import resolve_model_name
 from wsinuc.metrics import match_instances
@@ -41,10 +42,7 @@ def _inner(labels):
 
 def _object_f1(tmp_path, sample_svs, model, postprocess="auto"):
     paths, mpp = _shifted_crops(sample_svs, tmp_path)
-    config = SegmentConfig(tiling=TilingConfig(chunk_size=512, halo=128, tissue=False),
-                           inference=InferenceConfig(model=str(model), device="cpu", mpp=mpp,
-                                                     postprocess=postprocess),
-                           output=OutputConfig(outputs=("zarr",)), run=RunConfig(progress=False))
+    config = tile_segment_config(InferenceConfig(model=str(model), device="cpu", mpp=mpp, postprocess=postprocess))
     list(segment_slides(paths, tmp_path / "out", config))
     first, second = (read_labels(tmp_path / "out" / path.stem / "labels.ome.zarr") for path in paths)
     first = _inner(first[MARGIN:-MARGIN, MARGIN + 1 : -MARGIN + 1])   # crop 1 pixel (r, c) = crop 0 (r, c + 1)

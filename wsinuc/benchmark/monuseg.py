@@ -107,6 +107,17 @@ def split_ids(root: Path, split: str) -> list[str]:
     return list(train_ids if split == "train" else val_ids)
 
 
+def split_folder(split: str) -> str:
+    """The MoNuSeg folder holding ``split``'s images: ``test``, or ``train`` for both train and val."""
+    return "test" if split == "test" else "train"
+
+
+def tile_segment_config(inference: InferenceConfig, chunk_size: int = 512, halo: int = 128) -> SegmentConfig:
+    """How the ``engine`` protocol segments one tile: every chunk (no tissue mask), labels only, no progress bar."""
+    return SegmentConfig(tiling=TilingConfig(chunk_size=chunk_size, halo=halo, tissue=False), inference=inference,
+                         output=OutputConfig(outputs=("zarr",)), run=RunConfig(progress=False))
+
+
 def evaluate_model(
     root: Path, model: str, config: MonusegConfig, on_image: Callable[[dict], None] | None = None
 ) -> list[dict]:
@@ -119,7 +130,7 @@ def evaluate_model(
        parting of the predicted mask, or a perfect mask under the predicted
        nuclei, would reach).
     """
-    folder = "test" if config.split == "test" else "train"
+    folder = split_folder(config.split)
     ids = split_ids(root, config.split)[: config.limit]
     rows = []
     for image_id in ids:
@@ -128,8 +139,8 @@ def evaluate_model(
         labels = predict_labels(path, sample.image, model, config)
         row = {"model": model, "image_id": image_id, "organ": sample.organ or "",
                "n_gt": int(len(np.unique(sample.instances)) - 1), "n_pred": int(len(np.unique(labels)) - 1)}
-        row |= evaluate_instances(sample.instances, labels.astype(np.int64))
-        row |= aji_ceilings(sample.instances, labels.astype(np.int64))
+        scored = labels.astype(np.int64)
+        row |= evaluate_instances(sample.instances, scored) | aji_ceilings(sample.instances, scored)
         rows.append(row)
         if on_image is not None:
             on_image(row | {"labels": labels, "sample": sample})
@@ -157,14 +168,10 @@ def _engine_protocol(path: Path, model: str, config: MonusegConfig) -> np.ndarra
 
     from wsinuc.engine import segment_slide
 
-    segment = SegmentConfig(
-        tiling=TilingConfig(chunk_size=config.chunk_size, halo=config.halo, tissue=False),
-        inference=InferenceConfig(model=model, device=config.device, mpp=MONUSEG_MPP,
-                                  precision=config.precision, postprocess=config.postprocess,
-                                  tta=config.tta),
-        output=OutputConfig(outputs=("zarr",)),
-        run=RunConfig(progress=False),
-    )
+    segment = tile_segment_config(
+        InferenceConfig(model=model, device=config.device, mpp=MONUSEG_MPP, precision=config.precision,
+                        postprocess=config.postprocess, tta=config.tta),
+        config.chunk_size, config.halo)
     with tempfile.TemporaryDirectory(prefix="wsinuc-monuseg-") as tmp:
         segment_slide(path, tmp, segment)
         return zarr.open_group(Path(tmp) / path.stem / "labels.ome.zarr", mode="r")["0"][...]
