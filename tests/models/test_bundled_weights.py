@@ -70,6 +70,21 @@ def test_the_wheel_carries_weights_under_the_package_index_limit():
     assert sum(p.stat().st_size for p in shipped) < 100 * 2**20 * 0.9  # the whole wheel must stay under 100 MB
 
 
+def test_the_built_source_distribution_leaves_the_paper_width_shards_out(tmp_path, monkeypatch):
+    # the real build backend, not a reading of pyproject.toml: pip builds the wheel from this sdist
+    import tarfile
+
+    build_meta = pytest.importorskip("setuptools.build_meta")
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(root)
+    archive = tmp_path / build_meta.build_sdist(str(tmp_path))
+    with tarfile.open(archive) as tar:
+        weights = {Path(m.name).name: m.size for m in tar.getmembers() if "/wsinuc/weights/" in m.name}
+    assert {"cascade-lite.safetensors", "cascade-ib-lite.safetensors"} <= set(weights)
+    assert not [name for name in weights if name.startswith("cascade-0000")]
+    assert archive.stat().st_size < 100 * 2**20 * 0.9
+
+
 def test_a_missing_paper_width_cascade_says_where_its_weights_are():
     from wsinuc.models.weights import weights_not_found
 
