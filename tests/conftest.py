@@ -19,6 +19,18 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def openvino_cache_dir(tmp_path_factory) -> Path:
+    """Converted OpenVINO models go to one folder per test session, never to the user's cache.
+
+    The folder sits beside the per-worker temporary folders of pytest-xdist, so
+    both workers share each conversion (entries are renamed into place whole).
+    """
+    folder = tmp_path_factory.getbasetemp().parent / "wsinuc-cache"
+    os.environ["WSINUC_CACHE_DIR"] = str(folder)
+    return folder
+
+
 def shared_data_root() -> Path:
     """Return the shared data folder (may not exist)."""
     env = os.environ.get("WSINUC_DATA")

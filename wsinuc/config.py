@@ -16,12 +16,19 @@ from wsinuc.errors import OptionError
 ALL_OUTPUTS = ("geojson", "zarr", "table", "overlay")
 POSTPROCESS_METHODS = ("auto", "opening", "watershed", "seeded")
 PRECISIONS = ("auto", "fp32", "bf16")
+BACKENDS = ("auto", "torch", "openvino")
 
 
 def validate_precision(precision: str) -> None:
     """Raise :class:`OptionError` for ``--precision`` unless it is one of :data:`PRECISIONS`."""
     if precision not in PRECISIONS:
         raise OptionError("--precision", f"must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
+def validate_backend(backend: str) -> None:
+    """Raise :class:`OptionError` for ``--backend`` unless it is one of :data:`BACKENDS`."""
+    if backend not in BACKENDS:
+        raise OptionError("--backend", f"must be one of {', '.join(BACKENDS)}, got {backend!r}")
 
 
 @dataclass(frozen=True)
@@ -84,9 +91,12 @@ class InferenceConfig:
         Chunks per forward pass (chunks of one working shape are batched);
         0 means automatic: 4 on CUDA, 1 on the CPU.
     precision : str
-        ``auto`` (bf16 autocast on CUDA, float32 on the CPU), ``fp32``, or
-        ``bf16`` (also on the CPU: about 2x faster on CPUs with native bf16;
-        see :mod:`wsinuc.device`).
+        ``auto`` (torch: bf16 autocast on CUDA, float32 on the CPU; OpenVINO:
+        bf16 on CPUs with native bf16, else f32), ``fp32``, or ``bf16``
+        (:mod:`wsinuc.inference.runtime`).
+    backend : str
+        ``auto`` (OpenVINO on the CPU when installed, torch on CUDA),
+        ``torch`` or ``openvino``.
     postprocess : str
         ``opening`` (the paper: erosion, dilation, connected components),
         ``watershed`` (marker-controlled split of touching nuclei),
@@ -111,6 +121,7 @@ class InferenceConfig:
     postprocess: str = "auto"
     threshold: float | None = None
     tta: bool = False
+    backend: str = "auto"
 
     def __post_init__(self) -> None:
         if self.mpp is not None and not 0.01 <= self.mpp <= 100:
@@ -126,6 +137,7 @@ class InferenceConfig:
             raise OptionError("--threshold", f"must be in (0, 1), got {self.threshold}")
         if not isinstance(self.tta, bool):
             raise OptionError("--tta", f"must be True or False, got {self.tta!r}")
+        validate_backend(self.backend)
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,13 @@ from wsinuc.config import (
     RunConfig,
     SegmentConfig,
     TilingConfig,
+    validate_backend,
     validate_precision,
 )
 from wsinuc.datasets import list_monuseg_ids, load_monuseg_image, patient_split
 from wsinuc.errors import OptionError
-from wsinuc.inference.model_cache import cached_predictor, load_card
+from wsinuc.inference.model_cache import load_card, runtime_predictor
+from wsinuc.inference.runtime import resolve_runtime
 from wsinuc.instances import InstanceRule
 from wsinuc.metrics import aji_ceilings, evaluate_instances, mean_metrics
 from wsinuc.training.patches import cut_patches, pad_to_multiple, reassemble_patches
@@ -68,7 +70,9 @@ class MonusegConfig:
         ``auto`` (the model card's choice, as ``segment`` does), ``opening``
         (the paper), ``watershed`` or ``seeded`` (interior/boundary models).
     precision : str
-        ``auto``, ``fp32`` or ``bf16`` (:mod:`wsinuc.device`).
+        ``auto``, ``fp32`` or ``bf16`` (:mod:`wsinuc.inference.runtime`).
+    backend : str
+        ``auto``, ``torch`` or ``openvino`` (:mod:`wsinuc.inference.runtime`).
     chunk_size, halo : int
         Chunk grid of the ``engine`` protocol, in pixels.
     limit : int or None
@@ -86,8 +90,10 @@ class MonusegConfig:
     halo: int = 128
     limit: int | None = None
     tta: bool = False
+    backend: str = "auto"
 
     def __post_init__(self) -> None:
+        validate_backend(self.backend)
         if self.split not in SPLITS:
             raise OptionError("--split", f"must be one of {SPLITS}, got {self.split!r}")
         if self.protocol not in PROTOCOLS:
@@ -156,7 +162,8 @@ def predict_labels(path: Path, image: np.ndarray, model: str, config: MonusegCon
 
 def _paper_protocol(image: np.ndarray, model: str, config: MonusegConfig) -> np.ndarray:
     """The paper's protocol: 16 non-overlapping 256 x 256 patches of the padded tile, reassembled."""
-    predictor = cached_predictor(model, config.device, 16, config.precision, config.tta)
+    runtime = resolve_runtime(config.device, config.backend, config.precision, model)
+    predictor = runtime_predictor(model, runtime, 16, config.tta)
     padded = pad_to_multiple(image, 1024, mode="reflect")
     maps = predictor.predict(cut_patches(padded, 256))
     prob = reassemble_patches(maps, padded.shape[:2])[: image.shape[0], : image.shape[1]]
@@ -170,7 +177,7 @@ def _engine_protocol(path: Path, model: str, config: MonusegConfig) -> np.ndarra
 
     segment = tile_segment_config(
         InferenceConfig(model=model, device=config.device, mpp=MONUSEG_MPP, precision=config.precision,
-                        postprocess=config.postprocess, tta=config.tta),
+                        postprocess=config.postprocess, tta=config.tta, backend=config.backend),
         config.chunk_size, config.halo)
     with tempfile.TemporaryDirectory(prefix="wsinuc-monuseg-") as tmp:
         segment_slide(path, tmp, segment)

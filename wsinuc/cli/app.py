@@ -111,7 +111,8 @@ def segment(
     mpp: Annotated[Optional[float], typer.Option(help="Override the slide's pixel size (um/px).")] = None,
     target_mpp: Annotated[Optional[float], typer.Option(help="Working resolution (um/px); default: the model's.")] = None,
     batch_size: Annotated[int, typer.Option(help="Chunks per forward pass (0 = auto: 4 on GPU, 1 on CPU).")] = 0,
-    precision: Annotated[str, typer.Option(help="auto (bf16 on GPU, fp32 on CPU), fp32, or bf16 (also on CPU: ~2x faster on CPUs with native bf16).")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto (bf16 on GPU; on CPU: bf16 with OpenVINO where the CPU has native bf16, else fp32), fp32, or bf16.")] = "auto",
+    backend: Annotated[str, typer.Option(help="auto (OpenVINO on CPU when installed, torch on GPU), torch or openvino.")] = "auto",
     chunk_size: Annotated[int, typer.Option(help="Chunk core side in working pixels (0.25 um/px by default; multiple of 32), whatever the slide's magnification.")] = 1024,
     halo: Annotated[int, typer.Option(help="Context around each chunk in working pixels (> largest nucleus + receptive field).")] = 128,
     tissue: Annotated[bool, typer.Option("--tissue/--no-tissue", help="Skip chunks without tissue.")] = True,
@@ -135,7 +136,8 @@ def segment(
     config = SegmentConfig(
         tiling=TilingConfig(chunk_size=chunk_size, halo=halo, tissue=tissue, region=_parse_region(region)),
         inference=InferenceConfig(model=model, device=device, mpp=mpp, target_mpp=target_mpp,
-                                  batch_size=batch_size, precision=precision, postprocess=postprocess, tta=tta),
+                                  batch_size=batch_size, precision=precision, postprocess=postprocess, tta=tta,
+                                  backend=backend),
         output=OutputConfig(outputs=tuple(o.strip() for o in outputs.split(",") if o.strip()), gzip=gzip, simplify=simplify,
                             table_format=table_format, resume=resume, overwrite=overwrite),
         run=RunConfig(scheduler=scheduler, workers=workers),
@@ -233,7 +235,8 @@ def benchmark_monuseg(
     protocol: Annotated[str, typer.Option(help="engine (chunks with halo, as segment) or paper (16 tiles of 256, no halo).")] = "engine",
     postprocess: Annotated[str, typer.Option(help="auto (the model card's choice, as segment), opening (paper), watershed, or seeded (interior/boundary models).")] = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    precision: Annotated[str, typer.Option(help="auto (bf16 on GPU, fp32 on CPU), fp32 or bf16.")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto (bf16 on GPU; on CPU: bf16 with OpenVINO where the CPU has native bf16, else fp32), fp32 or bf16.")] = "auto",
+    backend: Annotated[str, typer.Option(help="auto (OpenVINO on CPU when installed, torch on GPU), torch or openvino.")] = "auto",
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for CSV, summary and figures.")] = Path("results/monuseg"),
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write a TP/FP/FN figure per image.")] = True,
     tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Test-time augmentation: average the 8 flips/rotations of each tile (~8x the network time).")] = False,
@@ -248,7 +251,7 @@ def benchmark_monuseg(
     require_dir(data / "test" / "images", "MoNuSeg test images")
     out.mkdir(parents=True, exist_ok=True)
     config = MonusegConfig(split=split, protocol=protocol, device=device, postprocess=postprocess,
-                           precision=precision, limit=limit, tta=tta)
+                           precision=precision, limit=limit, tta=tta, backend=backend)
     names = list_bundled_weights() if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
     if not names:
         raise OptionError("--models", "no bundled weights found; pass weights paths")
@@ -264,7 +267,7 @@ def benchmark_monuseg(
     summary = summarise(rows)
     write_rows_csv(out / "per_image.csv", rows)
     write_summary(out, summary, {"split": split, "protocol": protocol, "postprocess": postprocess,
-                                       "precision": precision, "tta": tta, "models": names})
+                                       "precision": precision, "backend": backend, "tta": tta, "models": names})
     console.print(summary_markdown(summary, f"MoNuSeg {split} ({protocol} protocol)"))
 
 

@@ -21,7 +21,8 @@ from wsinuc.engine.nuclei import chunk_nuclei, lap
 from wsinuc.engine.store import ChunkStore
 from wsinuc.errors import WsinucError
 from wsinuc.instances import InstanceRule
-from wsinuc.inference.model_cache import cached_predictor
+from wsinuc.inference.model_cache import runtime_predictor
+from wsinuc.inference.runtime import Runtime, resolve_runtime
 from wsinuc.slide.resample import to_working, working_box
 from wsinuc.tiling import Tile
 
@@ -45,11 +46,11 @@ class ChunkContext:
         resampling grid (:func:`wsinuc.slide.resample.grid_scale`; exactly 1.0 when
         no resampling is needed).
     model, device : str
-        Model name / weights path and device name (resolved in each worker).
+        Model name / weights path and the ``--device`` asked for.
     batch_size : int
         Chunks per forward pass (resolved: never 0).
     precision : str
-        ``auto``, ``fp32`` or ``bf16`` (:mod:`wsinuc.device`).
+        ``--precision`` as asked for: ``auto``, ``fp32`` or ``bf16``.
     tta : bool
         Test-time augmentation (the 8 flips / rotations, averaged).
     rule : InstanceRule
@@ -59,6 +60,10 @@ class ChunkContext:
         Douglas-Peucker tolerance of the outlines, level-0 pixels (0: exact staircase).
     work_dir : str
         Folder of the run's chunk store.
+    runtime : Runtime or None
+        Device, backend and precision as decided once by the client
+        (:func:`~wsinuc.inference.runtime.resolve_runtime`); None: decide from
+        ``device`` and ``precision`` with the ``auto`` backend.
     """
 
     slide_path: str
@@ -73,6 +78,13 @@ class ChunkContext:
     rule: InstanceRule
     simplify: float
     work_dir: str
+    runtime: Runtime | None = None
+
+    def resolved_runtime(self) -> Runtime:
+        """:attr:`runtime`, or the decision for ``device`` and ``precision`` when none was carried."""
+        if self.runtime is not None:
+            return self.runtime
+        return resolve_runtime(self.device, "auto", self.precision, self.model)
 
 
 def working_shape(tile: Tile, scale: float) -> tuple[int, int]:
@@ -139,7 +151,7 @@ def _to_working(context: ChunkContext, tile: Tile, block: np.ndarray) -> np.ndar
 
 
 def _predict(context: ChunkContext, batch: np.ndarray) -> np.ndarray:
-    predictor = cached_predictor(context.model, context.device, context.batch_size, context.precision, context.tta)
+    predictor = runtime_predictor(context.model, context.resolved_runtime(), context.batch_size, context.tta)
     return finite(predictor.predict(batch), context)
 
 

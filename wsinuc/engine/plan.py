@@ -20,9 +20,9 @@ from PIL import Image
 from wsinuc.config import SegmentConfig
 from wsinuc.engine.chunk_task import ChunkContext, working_shape
 from wsinuc.errors import OptionError
-from wsinuc.inference.model_cache import load_card_and_model, resolve_model_name
+from wsinuc.inference.model_cache import load_card, resolve_model_name
+from wsinuc.inference.runtime import resolve_device_name, resolve_runtime
 from wsinuc.instances import InstanceRule
-from wsinuc.device import resolve_device
 from wsinuc.slide import open_slide, require_mpp, tissue_mask
 from wsinuc.slide.resample import grid_scale
 from wsinuc.tiling import Box, Tile, crop_to_region, plan_tiles, select_tiles
@@ -74,7 +74,9 @@ def plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan:
     """Open the slide, resolve pixel size, model and scale, and choose the chunks.
 
     1. Read the slide's size, pixel size and (for ``--tissue``) a thumbnail.
-    2. Resolve the model and the working resolution (its card's ``mpp``).
+    2. Resolve the model, the runtime (device, backend, precision; the
+       OpenVINO model converted or found in the cache) and the working
+       resolution (the card's ``mpp``). The network is not loaded here.
     3. Turn chunk size and halo from working into level-0 pixels.
     4. Plan the grid; keep the chunks meeting ``--region`` (cut down to it) and tissue.
     """
@@ -84,7 +86,8 @@ def plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan:
         width, height = slide.dimensions
         thumbnail = slide.thumbnail(THUMBNAIL_SIZE) if tiling.tissue else None
     model = resolve_model_name(inference.model, inference.device)
-    _, card = load_card_and_model(model, inference.device)
+    card = load_card(model)
+    runtime = resolve_runtime(inference.device, inference.backend, inference.precision, model)
     target = inference.target_mpp or float(card.get("mpp", DEFAULT_TARGET_MPP))
     level0_mpp = float(np.mean(mpp))
     scale = working_scale(level0_mpp, target)
@@ -94,11 +97,12 @@ def plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan:
     rule = InstanceRule.from_card(card, inference.postprocess, inference.threshold)
     context = ChunkContext(
         slide_path=str(slide_path), mpp_override=inference.mpp, level0_mpp=level0_mpp, scale=scale,
-        model=model, device=inference.device, batch_size=inference.batch_size or auto_batch_size(inference.device),
+        model=model, device=inference.device, batch_size=inference.batch_size or auto_batch_size(runtime.device),
         precision=inference.precision, tta=inference.tta,
         rule=rule,
         simplify=float(config.output.simplify),
         work_dir=str(out_dir / slide_path.stem / WORK_DIR),
+        runtime=runtime,
     )
     return RunPlan(out_dir / slide_path.stem, context, tuple(tiles), chunk_size, halo, (height, width), mpp, card,
                    thumbnail)
@@ -135,7 +139,7 @@ def batches(tiles: Sequence[Tile], batch_size: int, scale: float) -> list[tuple[
 
 def auto_batch_size(device: str) -> int:
     """Chunks per forward pass for ``--batch-size 0``: 4 on CUDA, 1 on the CPU (torch uses every core)."""
-    return 4 if resolve_device(device).type == "cuda" else 1
+    return 4 if resolve_device_name(device).startswith("cuda") else 1
 
 
 def _select(grid, region, thumbnail, level0_mpp: float) -> list[Tile]:

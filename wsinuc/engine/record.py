@@ -9,18 +9,19 @@ from pathlib import Path
 
 from wsinuc import __version__
 from wsinuc.config import SegmentConfig
-from wsinuc.device import precision_label, resolve_device
-from wsinuc.models.weights import weights_sha256
+from wsinuc.models.cards import weights_sha256
 
 log = logging.getLogger(__name__)
 
-_NOT_IN_FINGERPRINT = ("work_dir", "device", "batch_size")
+_NOT_IN_FINGERPRINT = ("work_dir", "device", "batch_size", "runtime")
 
 
 def fingerprint(plan, config: SegmentConfig) -> dict:
     """Everything that changes the chunk results; ``--resume`` refuses a run whose fingerprint differs."""
+    runtime = plan.context.resolved_runtime()
     return {
         "slide": str(Path(plan.context.slide_path).resolve()),
+        "runtime": {"backend": runtime.backend, "precision": runtime.precision},
         "slide_shape": list(plan.slide_shape),
         "weights_sha256": weights_sha256(plan.card),
         "context": {k: v for k, v in plan.context.__dict__.items() if k not in _NOT_IN_FINGERPRINT}
@@ -49,6 +50,7 @@ def run_record(plan, config: SegmentConfig, summaries: list, counts: dict, walls
     and the seconds of each part of pass 2 (``pass2_parts``).
     """
     too_large = sum(summary.get("too_large", 0) for summary in summaries)
+    runtime = plan.context.resolved_runtime()
     if too_large:
         log.warning("%d objects wider than --halo=%d px were dropped as not single nuclei; "
                     "raise --halo to keep them", too_large, config.tiling.halo)
@@ -72,7 +74,8 @@ def run_record(plan, config: SegmentConfig, summaries: list, counts: dict, walls
         "postprocess_parameters": plan.context.rule.parameters(),
         "level0_chunk_size": plan.chunk_size,
         "level0_halo": plan.halo,
-        "precision": precision_label(plan.context.precision, resolve_device(plan.context.device)),
+        "precision": runtime.precision,
+        "runtime": dataclasses.asdict(runtime) | {"summary": runtime.describe()},
         "config": config.to_dict(),
         "counts": counts | {"chunks_run_now": len(summaries), "megapixels": megapixels,
                             "objects_wider_than_halo_dropped": too_large} | pixels,

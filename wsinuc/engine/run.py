@@ -28,7 +28,7 @@ from wsinuc.engine.plan import THUMBNAIL_SIZE, RunPlan, batches, plan_run
 from wsinuc.engine.record import fingerprint, output_names, run_record
 from wsinuc.engine.store import ChunkStore
 from wsinuc.errors import OptionError, WsinucError
-from wsinuc.device import resolve_device
+from wsinuc.inference.runtime import resolve_device_name
 from wsinuc.instances import MEASUREMENT_COLUMNS
 from wsinuc.slide import open_slide
 from wsinuc.tiling import Tile
@@ -118,7 +118,7 @@ def segment_slides(
 def engine_client(config: SegmentConfig) -> Iterator:
     """The Dask client of ``config.run``; ``auto``: 4 processes on CUDA, 1 thread on the CPU."""
     run = config.run
-    cuda = resolve_device(config.inference.device).type == "cuda"
+    cuda = resolve_device_name(config.inference.device).startswith("cuda")
     if run.scheduler == "auto":
         run = replace(run, scheduler="processes" if cuda else "threads")
     if not run.workers:

@@ -1,21 +1,27 @@
-"""Load a model once per worker process, by name, never through the task graph."""
+"""Load a model once per worker process, by name, never through the task graph.
+
+Torch is imported only when a torch network is loaded: finding cards and
+building an OpenVINO predictor from the cache need neither torch nor the
+model code.
+"""
 
 from __future__ import annotations
 
 import functools
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from wsinuc.device import resolve_device
 from wsinuc.inference.predictor import Predictor
-from wsinuc.models.weights import CARD_SUFFIX, bundled_weights_dir, list_bundled_weights, load_weights, read_card
-from wsinuc.models.weights import saved_weights_exist
-from wsinuc.models.weights import weights_not_found
+from wsinuc.inference.runtime import Runtime, resolve_device_name
+from wsinuc.models.cards import CARD_SUFFIX, bundled_weights_dir, list_bundled_weights, read_card
+from wsinuc.models.cards import saved_weights_exist
+from wsinuc.models.cards import weights_not_found
 
-_LOCK = threading.Lock()
+if TYPE_CHECKING:
+    import torch
+
+_LOCK = threading.RLock()
 
 
 #: Bundled models ``auto`` tries, in order, on each kind of device. ``cascade-ib-lite``
@@ -35,7 +41,7 @@ def resolve_model_name(model: str, device: str) -> str:
     """
     if model != "auto":
         return model
-    preferred = DEFAULT_MODELS["cuda" if resolve_device(device).type == "cuda" else "cpu"]
+    preferred = DEFAULT_MODELS["cuda" if resolve_device_name(device).startswith("cuda") else "cpu"]
     bundled = list_bundled_weights()
     return next((name for name in preferred if name in bundled), preferred[0])
 
@@ -59,9 +65,18 @@ def weights_stem(model: str) -> Path:
 
 @functools.lru_cache(maxsize=4)
 def load_card_and_model(model: str, device: str) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Load (and cache per process) the model and its card."""
+    """Load (and cache per process) the torch model and its card."""
+    from wsinuc.device import resolve_device
+
     with _LOCK:
         return load_weights(weights_stem(model), device=resolve_device(device))
+
+
+def load_weights(*args, **kwargs):
+    """:func:`wsinuc.models.weights.load_weights`, imported (with torch) on first use."""
+    from wsinuc.models.weights import load_weights as load
+
+    return load(*args, **kwargs)
 
 
 def load_card(model: str) -> dict[str, Any]:
@@ -79,5 +94,25 @@ def cached_predictor(
     :class:`~wsinuc.inference.predictor.Predictor`); both predictors of one
     model share the network.
     """
+    from wsinuc.device import resolve_device
+
     network, _ = load_card_and_model(model, device)
     return Predictor(network, resolve_device(device), batch_size=batch_size, precision=precision, tta=tta)
+
+
+@functools.lru_cache(maxsize=4)
+def runtime_predictor(model: str, runtime: Runtime, batch_size: int, tta: bool = False) -> Predictor:
+    """A :class:`Predictor` for ``model`` on a resolved :class:`Runtime`, built once per process.
+
+    With the ``openvino`` backend the converted model comes from the cache
+    (:func:`~wsinuc.inference.openvino_cache.openvino_model_path`, converting
+    it when missing) and torch is not imported.
+    """
+    if runtime.backend == "torch":
+        return cached_predictor(model, runtime.device, batch_size, runtime.precision, tta)
+    from wsinuc.inference.openvino_backend import OpenVinoBackend
+    from wsinuc.inference.openvino_cache import openvino_model_path
+
+    with _LOCK:
+        backend = OpenVinoBackend(openvino_model_path(model), runtime.precision)
+    return Predictor(backend, runtime.device, batch_size=batch_size, tta=tta)

@@ -1,8 +1,13 @@
-"""Tile batch → nucleus probabilities: device placement, padding, precision (bf16 autocast).
+"""Tile batch → nucleus probabilities: padding, batching, test-time augmentation, for any backend.
 
 The predictor owns no I/O: it takes uint8 RGB tiles and returns float32
 probabilities of the same height and width. Tiles whose sides are not a
-multiple of the model stride (32) are reflect-padded and cropped back.
+multiple of the model stride (32) are reflect-padded and cropped back. The
+network itself runs in a backend, an object whose ``forward_maps(batch)``
+turns a padded (N, H, W, 3) uint8 batch into probability maps:
+:class:`~wsinuc.inference.torch_backend.TorchBackend` (device, bf16 autocast)
+or :class:`~wsinuc.inference.openvino_backend.OpenVinoBackend` (CPU, no
+torch). This module imports neither.
 
 Test-time augmentation (``tta=True``) runs the network on the 8 flips and
 rotations of every tile (the dihedral group D4), maps each probability map
@@ -13,14 +18,13 @@ is padded on its own, exactly as a plain tile would be, so the result equals
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
-import torch
 
 from wsinuc.config import validate_precision
 from wsinuc.errors import OptionError
-from wsinuc.device import autocast
 
 STRIDE = 32
 #: The dihedral group D4 as (quarter turns, mirror first): index k = turns + 4 * mirror.
@@ -57,34 +61,47 @@ def _pad_amount(size: int) -> int:
     return (-size) % STRIDE
 
 
+class Backend(Protocol):
+    """What runs the network: padded uint8 (N, H, W, 3) → probability maps (N, H, W[, 2]) float32."""
+
+    name: str
+
+    def forward_maps(self, batch: np.ndarray) -> np.ndarray:
+        """Probability maps of a batch whose sides are multiples of :data:`STRIDE`."""
+
+
 @dataclass
 class Predictor:
     """Run a segmentation model on batches of RGB tiles.
 
     Parameters
     ----------
-    model : torch.nn.Module
-        Maps float (N, 3, H, W) RGB in [0, 1] to logits: (N, 1, H, W) for a
+    model : torch.nn.Module or Backend
+        A backend (an object with ``forward_maps``), or a torch network mapping
+        float (N, 3, H, W) RGB in [0, 1] to logits: (N, 1, H, W) for a
         nucleus / background model, (N, 3, H, W) for a background / interior /
-        boundary model (:func:`probability_maps`).
-    device : torch.device
-        Where the model runs; the model is moved there once.
+        boundary model (:func:`~wsinuc.inference.torch_backend.probability_maps`),
+        which is wrapped in a :class:`~wsinuc.inference.torch_backend.TorchBackend`.
+    device : torch.device or str
+        Where a torch network runs; it is moved there once (unused with a backend).
     batch_size : int
         Tiles per forward pass.
     precision : {"auto", "fp32", "bf16"}
-        ``"auto"``: bfloat16 autocast on CUDA, float32 on the CPU; ``"bf16"``
-        also on the CPU (:mod:`wsinuc.device`).
+        For a torch network: ``"auto"``: bfloat16 autocast on CUDA, float32 on
+        the CPU; ``"bf16"`` also on the CPU (:mod:`wsinuc.device`). A backend
+        carries its own.
     tta : bool
         Test-time augmentation: the mean probability of the 8 flips and
         rotations of each tile (8 forward passes' worth of work; transforms
         of the same shape share forward passes of ``batch_size`` tiles).
     """
 
-    model: torch.nn.Module
-    device: torch.device
+    model: Any
+    device: Any = "cpu"
     batch_size: int = 4
     precision: str = "auto"
     tta: bool = False
+    backend: Backend = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -92,10 +109,13 @@ class Predictor:
         validate_precision(self.precision)
         if not isinstance(self.tta, (bool, np.bool_)):
             raise OptionError("--tta", f"must be True or False, got {self.tta!r}")
-        # Channels-last on every device, as in training: same probabilities (within 5e-6);
-        # on the 2-core CPU cascade-lite inference gained 6% (the input was already
-        # channels-last), on CUDA it feeds the tensor cores.
-        self.model = self.model.to(self.device).eval().to(memory_format=torch.channels_last)
+        if hasattr(self.model, "forward_maps"):
+            self.backend = self.model
+        else:
+            from wsinuc.inference.torch_backend import TorchBackend
+
+            self.backend = TorchBackend(self.model, self.device, self.precision)
+            self.model = self.backend.model
 
     def predict(self, tiles: np.ndarray) -> np.ndarray:
         """Return nucleus probabilities for ``tiles``.
@@ -147,42 +167,21 @@ class Predictor:
                     total[start : start + n] += d4_inverse(probs[i * n : (i + 1) * n], k)
         return total / np.float32(len(D4))
 
-    @torch.inference_mode()
     def _forward(self, batch: np.ndarray) -> np.ndarray:
-        n, height, width, _ = batch.shape
+        _, height, width, _ = batch.shape
         pad_h, pad_w = _pad_amount(height), _pad_amount(width)
         if pad_h or pad_w:
             batch = np.pad(batch, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
-        tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)
-        if self.device.type == "cuda":
-            tensor = tensor.pin_memory().to(self.device, non_blocking=True)
-        tensor = tensor.contiguous(memory_format=torch.channels_last).float().div_(255.0)
-        with autocast(self.precision, self.device):
-            logits = self.model(tensor)
-        maps = probability_maps(logits.float()[:, :, :height, :width])
-        return maps.cpu().numpy()
+        maps = self.backend.forward_maps(batch)
+        return maps if not (pad_h or pad_w) else np.ascontiguousarray(maps[:, :height, :width])
 
 
-def probability_maps(logits: torch.Tensor) -> torch.Tensor:
-    """Logits ``(N, C, H, W)`` → the maps the engine post-processes.
+def __getattr__(name: str):
+    if name == "probability_maps":  # it lives with the torch backend; kept importable from here
+        from wsinuc.inference.torch_backend import probability_maps
 
-    ``C = 1`` (nucleus / background, sigmoid): ``(N, H, W)`` nucleus
-    probability. ``C = 3`` (background / interior / boundary, softmax):
-    ``(N, H, W, 2)`` with the interior probability and the nucleus
-    probability (interior + boundary).
-
-    Raises
-    ------
-    ValueError
-        For any other number of channels.
-    """
-    channels = logits.shape[1]
-    if channels == 1:
-        return torch.sigmoid(logits[:, 0])
-    if channels == 3:
-        probs = torch.softmax(logits, dim=1)
-        return torch.stack([probs[:, 1], probs[:, 1] + probs[:, 2]], dim=-1)
-    raise ValueError(f"a model must return 1 (nucleus) or 3 (background, interior, boundary) channels, got {channels}")
+        return probability_maps
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _validate_tiles(tiles: np.ndarray) -> np.ndarray:

@@ -4,35 +4,40 @@ Every network maps float (N, 3, H, W) RGB in [0, 1] to (N, 1, H, W) logits of
 "nucleus" (H, W multiples of 32) and normalises its input itself. Build one
 with :func:`create_model`; save and load trained ones with
 :func:`save_weights`, :func:`load_weights` and :func:`load_model`.
+
+Names are imported on first use, so that ``wsinuc.models.cards`` (model
+cards, no torch) can be imported without torch.
 """
 
-from wsinuc.models.attention_unet import AttentionUNet
-from wsinuc.models.cascade import Cascade
-from wsinuc.models.registry import MODEL_NAMES, PRESETS, create_model, model_config
-from wsinuc.models.unet import UNet
-from wsinuc.models.vgg_unet import vgg_unet
-from wsinuc.models.weights import (
-    WeightsError,
-    list_bundled_weights,
-    load_model,
-    load_weights,
-    save_weights,
-    saved_weights_exist,
-)
+from __future__ import annotations
 
-__all__ = [
-    "MODEL_NAMES",
-    "PRESETS",
-    "AttentionUNet",
-    "Cascade",
-    "UNet",
-    "WeightsError",
-    "create_model",
-    "list_bundled_weights",
-    "load_model",
-    "load_weights",
-    "model_config",
-    "save_weights",
-    "saved_weights_exist",
-    "vgg_unet",
-]
+import importlib
+
+_LAZY = {
+    "AttentionUNet": "wsinuc.models.attention_unet",
+    "Cascade": "wsinuc.models.cascade",
+    "MODEL_NAMES": "wsinuc.models.registry",
+    "PRESETS": "wsinuc.models.registry",
+    "create_model": "wsinuc.models.registry",
+    "model_config": "wsinuc.models.registry",
+    "UNet": "wsinuc.models.unet",
+    "vgg_unet": "wsinuc.models.vgg_unet",
+    "WeightsError": "wsinuc.models.cards",
+    "list_bundled_weights": "wsinuc.models.cards",
+    "saved_weights_exist": "wsinuc.models.cards",
+    "load_model": "wsinuc.models.weights",
+    "load_weights": "wsinuc.models.weights",
+    "save_weights": "wsinuc.models.weights",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'wsinuc.models' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

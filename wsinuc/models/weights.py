@@ -17,16 +17,15 @@ Every file stays far below the 100 MB that git hosts accept per file.
 Loading rebuilds the network from the card's config through
 :func:`~wsinuc.models.registry.create_model`, checks the sha256 and reads the
 tensors with safetensors: nothing is ever unpickled. Bundled weights live in
-the package folder ``wsinuc/weights/`` and are found by name.
+the package folder ``wsinuc/weights/`` and are found by name. Reading cards
+and finding files (no torch) is :mod:`wsinuc.models.cards`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -35,23 +34,32 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from wsinuc.errors import WsinucError
-from wsinuc.models.registry import PRESETS, create_model, model_config
+from wsinuc.models.cards import (
+    CARD_SUFFIX,
+    WEIGHTS_SUFFIX,
+    WeightsError,
+    bundled_weights_dir,
+    file_sha256,
+    list_bundled_weights,
+    read_card,
+    saved_weights_exist,
+    stem_paths,
+    weight_files,
+    weights_not_found,
+    weights_sha256,
+)
+from wsinuc.models.registry import create_model, model_config
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS_SUFFIX = ".safetensors"
-CARD_SUFFIX = ".json"
 STORED_DTYPE = torch.float16
 MAX_SHARD_BYTES = 64 * 2**20
 
-
-class WeightsError(WsinucError):
-    """A weights file or model card is missing, corrupt or inconsistent."""
-
-    def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = Path(path)
-        super().__init__(f"{path}: {problem}")
+__all__ = [
+    "CARD_SUFFIX", "WEIGHTS_SUFFIX", "WeightsError", "bundled_weights_dir", "file_sha256", "list_bundled_weights",
+    "load_model", "load_weights", "read_card", "save_weights", "saved_weights_exist", "weight_files",
+    "weights_not_found", "weights_sha256",
+]
 
 
 def save_weights(
@@ -82,7 +90,7 @@ def save_weights(
         The (first) weights file and the card file.
     """
     config = model_config(model)
-    weights_path, card_path = _stem_paths(path)
+    weights_path, card_path = stem_paths(path)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {key: _stored(value).detach().cpu().contiguous() for key, value in model.state_dict().items()}
     kept_float32 = sorted(key for key, value in tensors.items() if value.dtype == torch.float32)
@@ -152,34 +160,6 @@ def _remove_old_weight_files(weights_path: Path) -> None:
         old.unlink(missing_ok=True)
 
 
-def weight_files(card: dict[str, Any], card_path: str | Path) -> list[tuple[Path, str]]:
-    """``(file, expected sha256)`` of every weights file a card describes."""
-    card_path = Path(card_path)
-    if "shards" in card:
-        return [(card_path.with_name(shard["file"]), shard["sha256"]) for shard in card["shards"]]
-    return [(card_path.with_suffix(WEIGHTS_SUFFIX), card["sha256"])]
-
-
-def weights_sha256(card: dict[str, Any]) -> str | list[str] | None:
-    """The SHA-256 a card records for its weights: one file's, or each shard's in order.
-
-    None for a card that records none (e.g. an untrained network's).
-    """
-    if "shards" in card:
-        return [shard["sha256"] for shard in card["shards"]]
-    return card.get("sha256")
-
-
-def saved_weights_exist(path: str | Path) -> bool:
-    """Whether ``path`` (stem, ``.json`` or ``.safetensors``) has a card and all its weights files."""
-    _, card_path = _stem_paths(path)
-    try:
-        card = read_card(card_path)
-    except WeightsError:
-        return False
-    return all(file.is_file() for file, _ in weight_files(card, card_path))
-
-
 def load_weights(
     path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
 ) -> tuple[nn.Module, dict[str, Any]]:
@@ -204,7 +184,7 @@ def load_weights(
     WeightsError
         Missing or corrupt file, sha256 mismatch, or tensors that do not fit the config.
     """
-    weights_path, card_path = _stem_paths(path)
+    weights_path, card_path = stem_paths(path)
     card = read_card(card_path)
     state: dict[str, torch.Tensor] = {}
     for file, expected in weight_files(card, card_path):
@@ -265,83 +245,9 @@ def load_model(
     available = list_bundled_weights(folder)
     if str(name_or_path) in available:
         return load_weights(folder / str(name_or_path), device)[0]
-    weights_path, card_path = _stem_paths(name_or_path)
+    weights_path, card_path = stem_paths(name_or_path)
     if weights_path.is_file() or card_path.is_file():
         return load_weights(card_path, device)[0]
     raise weights_not_found(name_or_path, available)
 
 
-def weights_not_found(name_or_path: str | Path, bundled: list[str]) -> WeightsError:
-    """The error for a model name that is neither bundled nor a weights file.
-
-    A preset of :data:`wsinuc.models.PRESETS` without installed weights says
-    how to get them: the paper-width ``cascade`` (110 MB) is in the source
-    tree but not in the wheel, which stays under the package index's 100 MB.
-    """
-    listed = ", ".join(bundled) if bundled else "none installed"
-    if str(name_or_path) == "cascade":
-        return WeightsError(
-            name_or_path,
-            f"no trained weights in this install (bundled: {listed}): the paper-width weights (110 MB) are in "
-            f"wsinuc's source tree, not in the wheel (install it with `pip install -e .`, or pass "
-            f"--model <source>/wsinuc/weights/cascade), or train them with `wsinuc train --preset cascade`",
-        )
-    if str(name_or_path) in PRESETS:
-        return WeightsError(
-            name_or_path,
-            f"no trained weights ship with this version (bundled: {listed}); train them with "
-            f"`wsinuc train --preset {name_or_path}` and pass the resulting .safetensors path",
-        )
-    return WeightsError(name_or_path, f"no such weights file and no bundled model of that name; bundled: {listed}")
-
-
-def bundled_weights_dir() -> Path:
-    """The package folder ``wsinuc/weights`` (it may not exist)."""
-    return Path(str(resources.files("wsinuc").joinpath("weights")))
-
-
-def list_bundled_weights(weights_dir: str | Path | None = None) -> list[str]:
-    """Names whose card ``<name>.json`` and all its weights files are in ``weights_dir``."""
-    folder = Path(weights_dir) if weights_dir is not None else bundled_weights_dir()
-    if not folder.is_dir():
-        return []
-    return sorted(card.stem for card in folder.glob(f"*{CARD_SUFFIX}") if saved_weights_exist(card))
-
-
-def read_card(card_path: str | Path) -> dict[str, Any]:
-    """Read and check a model card (JSON object with ``config`` and ``sha256``)."""
-    card_path = Path(card_path)
-    if not card_path.is_file():
-        raise WeightsError(card_path, "model card not found")
-    try:
-        card = json.loads(card_path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise WeightsError(card_path, f"not valid JSON ({error})") from error
-    has_config = isinstance(card, dict) and isinstance(card.get("config"), dict)
-    if not has_config or not ("sha256" in card or _valid_shards(card.get("shards"))):
-        raise WeightsError(card_path, "model card lacks a 'config' object or a 'sha256' (or 'shards') entry")
-    return card
-
-
-def _valid_shards(shards: object) -> bool:
-    return isinstance(shards, list) and bool(shards) and all(
-        isinstance(s, dict) and isinstance(s.get("file"), str) and "/" not in s["file"]
-        and isinstance(s.get("sha256"), str) for s in shards
-    )
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _stem_paths(path: str | Path) -> tuple[Path, Path]:
-    """``(<stem>.safetensors, <stem>.json)`` for a stem or either file's path."""
-    path = Path(path)
-    if path.suffix in (WEIGHTS_SUFFIX, CARD_SUFFIX):
-        path = path.with_suffix("")
-    return path.with_name(path.name + WEIGHTS_SUFFIX), path.with_name(path.name + CARD_SUFFIX)
