@@ -156,3 +156,16 @@ def test_a_worker_killed_mid_run_changes_nothing(here, cluster, larger_slide, co
     assert seen[0] < record["counts"]["chunks"]
     name = f"{larger_slide.stem}/nuclei.geojson"
     assert (here / "out" / name).read_bytes() == (here / "threads-out" / name).read_bytes()
+
+
+def test_check_worker_names_another_pyramid_and_other_weights(tmp_path, small_slide, colour_model):
+    from wsinuc.engine.preflight import Expectation, check_worker, weights_digests
+
+    layout = {"dimensions": [640, 512], "levels": [[640, 512]]}
+    expected = Expectation(version=wsinuc.__version__, model=str(colour_model), weights=("0" * 64,),
+                           slides=((str(small_slide), layout),), mpp=None, out_dir=str(tmp_path / "out"))
+    problems = check_worker(expected)
+    assert len(problems) == 2
+    assert problems[0].startswith(f"has other weights for {colour_model} (sha256 {weights_digests(str(colour_model))[0][:12]}")
+    assert problems[1].startswith(f"sees {small_slide} as 1280 x 1024 px with 3 levels, the client as 640 x 512 with 1")
+    assert list(tmp_path.iterdir()) == []
