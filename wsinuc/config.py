@@ -175,11 +175,18 @@ class RunConfig:
     some batches overlap the inference of others without sharing one GIL;
     each process loads the model once) and 1 thread on the CPU (where torch
     already uses every core). ``workers=0`` means that automatic count.
+
+    For several slides (a cohort): ``skip_unreadable`` segments the readable
+    ones when some inputs cannot be opened (otherwise nothing starts), and
+    ``fail_fast`` stops at the first slide that fails instead of going on
+    with the others.
     """
 
     scheduler: str = "auto"
     workers: int = 0
     progress: bool = True
+    skip_unreadable: bool = False
+    fail_fast: bool = False
 
     def __post_init__(self) -> None:
         if self.scheduler not in ("auto", "threads", "processes") and "://" not in self.scheduler:

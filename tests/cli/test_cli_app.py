@@ -146,10 +146,10 @@ class _Captured(Exception):
 
 @pytest.mark.parametrize("flag, expected", [([], False), (["--tta"], True), (["--no-tta"], False)])
 def test_tta_reaches_the_segment_configuration(monkeypatch, synthetic_svs, tmp_path, flag, expected):
-    def fake_segment_slides(slides, out, config, reporter=None):
+    def fake_segment_cohort(slides, out, config, reporter=None, on_slide=None):
         raise _Captured(config)
 
-    monkeypatch.setattr("wsinuc.engine.segment_slides", fake_segment_slides)
+    monkeypatch.setattr("wsinuc.engine.cohort.segment_cohort", fake_segment_cohort)
     result = runner.invoke(app, ["segment", str(synthetic_svs), "--out", str(tmp_path), *flag])
     assert isinstance(result.exception, _Captured), result.output
     assert result.exception.config.inference.tta is expected

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from wsinuc import __version__
-from wsinuc.cli.errors import reports_errors
+from wsinuc.cli.errors import EXIT_SLIDES_FAILED, reports_errors
 from wsinuc.config import (
     ALL_OUTPUTS,
     InferenceConfig,
@@ -127,11 +127,19 @@ def segment(
     workers: Annotated[int, typer.Option(help="Worker threads or processes (0 = auto: 4 on GPU, 1 on CPU).")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run, skipping finished chunks.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
+    skip_unreadable: Annotated[bool, typer.Option("--skip-unreadable", help="Several slides: segment the readable ones when some cannot be opened (otherwise nothing starts).")] = False,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Several slides: stop at the first slide that fails (otherwise the others go on).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Segment every nucleus; write GeoJSON (QuPath), OME-Zarr labels, a table and an overlay."""
-    from wsinuc import engine
+    """Segment every nucleus; write GeoJSON (QuPath), OME-Zarr labels, a table and an overlay.
+
+    Several slides form a cohort: every input is opened first, a slide that
+    fails does not stop the others (unless --fail-fast), and a summary is
+    printed and written to <out>/wsinuc-summary.json; the exit code is 1 when
+    any slide failed or was skipped.
+    """
     from wsinuc.cli.progress import RichReporter
+    from wsinuc.engine import cohort
 
     config = SegmentConfig(
         tiling=TilingConfig(chunk_size=chunk_size, halo=halo, tissue=tissue, region=_parse_region(region)),
@@ -140,13 +148,39 @@ def segment(
                                   backend=backend),
         output=OutputConfig(outputs=tuple(o.strip() for o in outputs.split(",") if o.strip()), gzip=gzip, simplify=simplify,
                             table_format=table_format, resume=resume, overwrite=overwrite),
-        run=RunConfig(scheduler=scheduler, workers=workers),
+        run=RunConfig(scheduler=scheduler, workers=workers, skip_unreadable=skip_unreadable,
+                      fail_fast=fail_fast or len(slides) == 1),
     )
-    for slide, record in zip(slides, engine.segment_slides(slides, out, config, RichReporter(enabled=not quiet))):
-        where = Path(out) / Path(slide).stem
-        seconds = record["timings_s"]["total"]
-        console.print(f"{slide}: {record['counts']['nuclei']} nuclei in {seconds:.1f} s -> {where}/")
-    console.print("Open in QuPath: drag the slide in, then drag nuclei.geojson onto it (File > Import objects).")
+    typed = {str(cohort.absolute(slide)): str(slide) for slide in slides}
+    summary = cohort.segment_cohort(slides, out, config, RichReporter(enabled=not quiet),
+                                    lambda entry: _print_slide(entry, typed))
+    if len(slides) > 1:
+        _print_summary(summary, typed)
+    if summary["counts"]["done"]:
+        console.print("Open in QuPath: drag the slide in, then drag nuclei.geojson onto it (File > Import objects).")
+    if summary["counts"]["done"] < len(slides):
+        raise typer.Exit(EXIT_SLIDES_FAILED)
+
+
+def _print_slide(entry: dict, typed: dict[str, str]) -> None:
+    """One line per slide as it finishes: its nuclei, or why it failed or was skipped (stderr)."""
+    slide = typed.get(entry["slide"], entry["slide"])
+    if entry["status"] == "done":
+        console.print(f"{slide}: {entry['nuclei']} nuclei in {entry['seconds']:.1f} s -> {entry['out_dir']}/",
+                      highlight=False)
+    else:
+        typer.echo(f"wsinuc: {entry['status']}: {slide}: {entry['reason']}", err=True)
+
+
+def _print_summary(summary: dict, typed: dict[str, str]) -> None:
+    """The end-of-run summary of a cohort: counts, then each failed or skipped slide and why."""
+    counts = summary["counts"]
+    console.print(f"{counts['done']} done, {counts['failed']} failed, {counts['skipped']} skipped "
+                  f"-> {Path(summary['out_dir']) / 'wsinuc-summary.json'}", highlight=False)
+    for entry in summary["slides"]:
+        if entry["status"] != "done":
+            slide = typed.get(entry["slide"], entry["slide"])
+            console.print(f"  {entry['status']}: {slide}: {entry['reason']}", highlight=False, markup=False)
 
 
 def _train_batch_size(value: str) -> int:

@@ -14,6 +14,8 @@ from wsinuc.errors import WsinucError
 F = TypeVar("F", bound=Callable)
 
 EXIT_USER_ERROR = 2
+EXIT_SLIDES_FAILED = 1
+"""A cohort ran to its end but some of its slides failed or were skipped."""
 EXIT_INTERRUPTED = 130
 
 

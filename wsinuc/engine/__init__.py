@@ -9,9 +9,14 @@ Modules, in the order a slide goes through them:
 * :mod:`~wsinuc.engine.merge` - pass 2: global ids, GeoJSON / table, label image;
 * :mod:`~wsinuc.engine.dask_glue` - local threads, processes or a cluster;
 * :mod:`~wsinuc.engine.record` - ``run.json`` and the resume fingerprint;
-* :mod:`~wsinuc.engine.run` - :func:`segment_slide`, wiring the above.
+* :mod:`~wsinuc.engine.run` - :func:`segment_slide`, wiring the above;
+* :mod:`~wsinuc.engine.pipeline` - the next slide's chunks start while the previous slide is written;
+* :mod:`~wsinuc.engine.paths` - absolute paths before any task leaves the client;
+* :mod:`~wsinuc.engine.preflight` - each cluster worker checks slides, output folder, version, weights;
+* :mod:`~wsinuc.engine.cohort` - :func:`segment_cohort`: many slides, a summary, bad slides reported.
 """
 
 from wsinuc.engine.run import Reporter, engine_client, segment_slide, segment_slides
+from wsinuc.engine.cohort import segment_cohort
 
-__all__ = ["Reporter", "engine_client", "segment_slide", "segment_slides"]
+__all__ = ["Reporter", "engine_client", "segment_cohort", "segment_slide", "segment_slides"]

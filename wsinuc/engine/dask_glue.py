@@ -52,18 +52,34 @@ def run_tasks(
 
     The first failing task cancels the rest and its exception is raised.
     """
-    from distributed import as_completed
+    return collect_tasks(client, submit_tasks(client, task, shared, items), on_done)
 
+
+def submit_tasks(client: Any, task: Callable[..., dict], shared: Any, items: Sequence[Any]) -> list[Any]:
+    """Submit ``task(shared, item)`` for every item without waiting; return the futures.
+
+    Futures submitted earlier run first, so the tasks of the next slide of a
+    cohort fill the workers only once those of the previous one are done.
+    """
     if not items:
         return []
-    futures = client.map(functools.partial(task, shared), list(items), pure=False)
+    return client.map(functools.partial(task, shared), list(items), pure=False)
+
+
+def collect_tasks(client: Any, futures: Sequence[Any], on_done: Callable[[dict], None]) -> list[dict]:
+    """Wait for ``futures``, calling ``on_done`` with each result as it arrives.
+
+    The first failing task cancels the rest and its exception is raised.
+    """
+    from distributed import as_completed
+
     results = []
     try:
-        for future in as_completed(futures):
+        for future in as_completed(list(futures)):
             result = future.result()
             results.append(result)
             on_done(result)
     except BaseException:
-        client.cancel(futures)
+        client.cancel(list(futures))
         raise
     return results

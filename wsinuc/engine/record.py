@@ -64,6 +64,7 @@ def run_record(plan, config: SegmentConfig, summaries: list, counts: dict, walls
     return {
         "wsinuc_version": __version__,
         "slide": plan.context.slide_path,
+        "out_dir": str(plan.out_dir),
         "slide_shape_hw": list(plan.slide_shape),
         "mpp": list(plan.mpp),
         "model": plan.context.model,

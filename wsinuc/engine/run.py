@@ -16,14 +16,16 @@ import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from wsinuc.config import SegmentConfig
 from wsinuc.engine.chunk_task import run_batch
-from wsinuc.engine.dask_glue import dask_client, run_tasks
+from wsinuc.engine.dask_glue import collect_tasks, dask_client, submit_tasks
 from wsinuc.engine.merge import build_lookup, write_labels, write_vectors
 from wsinuc.engine.nuclei import lap
+from wsinuc.engine.paths import absolute, absolute_config
+from wsinuc.engine.pipeline import overlapped
 from wsinuc.engine.plan import THUMBNAIL_SIZE, RunPlan, batches, plan_run
 from wsinuc.engine.record import fingerprint, output_names, run_record
 from wsinuc.engine.store import ChunkStore
@@ -50,6 +52,17 @@ class Reporter:
         """Called after pass 1."""
 
 
+@dataclass(frozen=True)
+class StartedSlide:
+    """A slide whose chunk tasks are submitted (:func:`start_slide`) but not yet collected."""
+
+    plan: RunPlan
+    futures: list
+    done_before: int
+    started: float
+    submitted: float
+
+
 def segment_slide(
     slide_path: str | Path, out_dir: str | Path, config: SegmentConfig = SegmentConfig(),
     reporter: Reporter | None = None, *, client=None,
@@ -65,7 +78,7 @@ def segment_slide(
     Parameters
     ----------
     slide_path, out_dir : str or Path
-        The slide, and the folder that receives ``<slide stem>/``.
+        The slide, and the folder that receives ``<slide stem>/`` (both made absolute).
     config : SegmentConfig
         Every option of the run.
     reporter : Reporter, optional
@@ -81,21 +94,33 @@ def segment_slide(
     if client is None:
         with engine_client(config) as own_client:
             return segment_slide(slide_path, out_dir, config, reporter, client=own_client)
-    reporter = reporter or Reporter()
+    return finish_slide(start_slide(slide_path, out_dir, config, client), config, client, reporter)
+
+
+def start_slide(slide_path: str | Path, out_dir: str | Path, config: SegmentConfig, client) -> StartedSlide:
+    """Steps 1-2 of :func:`segment_slide`, then submit pass 1's chunk tasks without waiting for them."""
     started = time.perf_counter()
-    plan = plan_run(Path(slide_path), Path(out_dir), config)
+    config = absolute_config(config)
+    plan = plan_run(absolute(slide_path), absolute(out_dir), config)
     pending = _prepare_out_dir(plan, config)
-    reporter.start(Path(slide_path), len(plan.tiles), len(plan.tiles) - len(pending))
-    pass1 = time.perf_counter()
     groups = batches(pending, plan.context.batch_size, plan.context.scale)
-    summaries = run_tasks(client, run_batch, plan.context, groups, lambda done: [reporter.advance(s) for s in done])
+    futures = submit_tasks(client, run_batch, plan.context, groups)
+    return StartedSlide(plan, futures, len(plan.tiles) - len(pending), started, time.perf_counter())
+
+
+def finish_slide(started: StartedSlide, config: SegmentConfig, client, reporter: Reporter | None = None) -> dict:
+    """Steps 3-5 of :func:`segment_slide`: collect pass 1, write the outputs and ``run.json``."""
+    reporter, plan = reporter or Reporter(), started.plan
+    config = absolute_config(config)
+    reporter.start(Path(plan.context.slide_path), len(plan.tiles), started.done_before)
+    summaries = collect_tasks(client, started.futures, lambda done: [reporter.advance(s) for s in done])
     summaries = [summary for done in summaries for summary in done]
     reporter.stop()
-    pass1 = time.perf_counter() - pass1
+    pass1 = time.perf_counter() - started.submitted
     pass2 = time.perf_counter()
     counts, pass2_parts = _write_outputs(plan, config)
     pass2 = time.perf_counter() - pass2
-    walls = {"pass1_chunks": pass1, "pass2_outputs": pass2, "total": time.perf_counter() - started,
+    walls = {"pass1_chunks": pass1, "pass2_outputs": pass2, "total": time.perf_counter() - started.started,
              "pass2_parts": pass2_parts}
     record = run_record(plan, config, summaries, counts, walls)
     with atomic_file(plan.out_dir / "run.json", "w") as handle:
@@ -108,10 +133,21 @@ def segment_slides(
     slide_paths: Sequence[str | Path], out_dir: str | Path, config: SegmentConfig = SegmentConfig(),
     reporter: Reporter | None = None,
 ) -> Iterator[dict]:
-    """Segment several slides with one Dask client (and one model load per worker); yield each ``run.json``."""
+    """Segment several slides with one Dask client; yield each ``run.json``, stop at the first failure.
+
+    The chunks of each slide start while the previous slide's outputs are
+    written (:func:`~wsinuc.engine.pipeline.overlapped`). For a cohort that
+    goes on past a failing slide, see :func:`wsinuc.engine.cohort.segment_cohort`.
+    """
     with engine_client(config) as client:
-        for slide_path in slide_paths:
-            yield segment_slide(slide_path, out_dir, config, reporter, client=client)
+        outcomes = overlapped(slide_paths, lambda path: start_slide(path, out_dir, config, client),
+                              lambda started: finish_slide(started, config, client, reporter),
+                              lambda started: client.cancel(started.futures))
+        with contextlib.closing(outcomes):
+            for outcome in outcomes:
+                if outcome.error is not None:
+                    raise outcome.error
+                yield outcome.value
 
 
 @contextlib.contextmanager
