@@ -147,33 +147,37 @@ def oracle_box(plan, size: int):
 
 
 def probability_maps(args: argparse.Namespace, slide: Path, plan, tia_map, box) -> dict:
-    """The three maps of ``box``: TIAToolbox's, wsinuc's (rebuilt chunk by chunk) and the untiled oracle's.
+    """TIAToolbox's, wsinuc's (rebuilt chunk by chunk) and the untiled oracle's maps around ``box``.
 
-    The oracle runs once on ``box`` grown by the halo (clipped to the
-    slide), so its own edges lie outside ``box``.
+    The maps cover ``box`` grown by the halo (``grown``), so nuclei at the
+    edge of ``box`` are made with context; the oracle runs once on ``box``
+    grown by twice the halo, so its own edges lie outside ``grown``.
     """
     import numpy as np
 
     from wsinuc.benchmark.engine_maps import engine_probabilities, whole_image_probabilities
     from wsinuc.inference.model_cache import cached_predictor
     from wsinuc.slide import open_slide
-    from wsinuc.tiling import Box
 
     predictor = cached_predictor(plan.context.model, args.device, 1, args.precision)
-    tiles = [t for t in plan.tiles if _overlaps(t.core_box, box)]
-    height, width = plan.slide_shape
-    halo = plan.halo
-    grown = Box(max(0, box.y0 - halo), max(0, box.x0 - halo), min(height, box.y1 + halo), min(width, box.x1 + halo))
+    grown, wider = _grow(box, plan.halo, plan.slide_shape), _grow(box, 2 * plan.halo, plan.slide_shape)
+    tiles = [t for t in plan.tiles if _overlaps(t.core_box, grown)]
     with open_slide(slide) as handle:
-        ours = engine_probabilities(handle, tiles, predictor, plan.slide_shape)[box.slices]
-        oracle = whole_image_probabilities(handle, grown, predictor)[box.relative_to(grown)]
-    theirs = np.asarray(tia_map[box.slices], dtype=np.float32)
+        ours = engine_probabilities(handle, tiles, predictor, plan.slide_shape)[grown.slices]
+        oracle = whole_image_probabilities(handle, wider, predictor)[grown.relative_to(wider)]
     computed = np.zeros(box.shape, dtype=bool)
     for tile in tiles:
-        computed[Box(max(tile.core_box.y0, box.y0), max(tile.core_box.x0, box.x0), min(tile.core_box.y1, box.y1),
-                     min(tile.core_box.x1, box.x1)).relative_to(box)] = True
-    return {"tiatoolbox": theirs, "wsinuc": ours, "oracle": oracle, "computed": computed,
-            "cores": [_shift(t.core_box, box) for t in tiles]}
+        core = tile.core_box
+        inside = type(box)(max(core.y0, box.y0), max(core.x0, box.x0), min(core.y1, box.y1), min(core.x1, box.x1))
+        if inside.y0 < inside.y1 and inside.x0 < inside.x1:
+            computed[inside.relative_to(box)] = True
+    return {"tiatoolbox": np.asarray(tia_map[grown.slices], dtype=np.float32), "wsinuc": ours, "oracle": oracle,
+            "grown": grown, "computed": computed, "cores": [_shift(t.core_box, box) for t in tiles]}
+
+
+def _grow(box, pad: int, shape: tuple[int, int]):
+    return type(box)(max(0, box.y0 - pad), max(0, box.x0 - pad), min(shape[0], box.y1 + pad),
+                     min(shape[1], box.x1 + pad))
 
 
 def _overlaps(a, b) -> bool:
@@ -181,12 +185,10 @@ def _overlaps(a, b) -> bool:
 
 
 def _shift(core, box):
-    from wsinuc.tiling import Box
-
-    return Box(core.y0 - box.y0, core.x0 - box.x0, core.y1 - box.y0, core.x1 - box.x0)
+    return type(box)(core.y0 - box.y0, core.x0 - box.x0, core.y1 - box.y0, core.x1 - box.x0)
 
 
-def compare(args: argparse.Namespace, plan, wsinuc_run: dict, tia_run: dict) -> dict:
+def compare(args: argparse.Namespace, slide: Path, plan, wsinuc_run: dict, tia_run: dict) -> dict:
     """Probability maps pixel by pixel, then nuclei: engines against each other and against the oracle.
 
     Both engines' probabilities are turned into nuclei with the model card's
@@ -207,21 +209,49 @@ def compare(args: argparse.Namespace, plan, wsinuc_run: dict, tia_run: dict) -> 
     cores = [tile.core_box for tile in plan.tiles]
     result = {"rule": plan.context.rule.method, "rule_parameters": plan.context.rule.parameters(),
               "border_margin_px": args.border_margin, "iou": config.iou,
-              "nuclei_wsinuc_labels_vs_tiatoolbox": nucleus_agreement(labels, tia_map, config, cores)}
+              "nuclei_wsinuc_labels_vs_tiatoolbox": nucleus_agreement(labels, tia_map, config, cores),
+              "tiatoolbox_through_other_rules": other_rules(labels, tia_map, config, cores)}
     if args.oracle_size:
-        box = oracle_box(plan, args.oracle_size)
-        maps = probability_maps(args, wsinuc_run["slide"], plan, tia_map, box)
-        result["oracle_box_yxyx"] = list(box)
-        result["maps"] = {f"{a}_vs_{b}": map_difference(maps[a], maps[b], plan.chunk_size, maps["computed"])
-                          for a, b in (("tiatoolbox", "wsinuc"), ("tiatoolbox", "oracle"), ("wsinuc", "oracle"))}
-        crop = labels[box.slices]
-        result["nuclei_in_oracle_box"] = {
-            "wsinuc_labels_vs_oracle": nucleus_agreement(crop, maps["oracle"], config, maps["cores"]),
-            "tiatoolbox_vs_oracle": nucleus_agreement(maps["tiatoolbox"], maps["oracle"], config, maps["cores"]),
-            "wsinuc_labels_vs_tiatoolbox": nucleus_agreement(crop, maps["tiatoolbox"], config, maps["cores"]),
-            "wsinuc_labels_vs_wsinuc_map": nucleus_agreement(crop, maps["wsinuc"], config, maps["cores"]),
-        }
+        result |= oracle_comparison(args, slide, plan, labels, tia_map, config)
     return result | {"seconds": time.perf_counter() - started}
+
+
+def other_rules(labels, tia_map, config, cores) -> dict:
+    """F1 of wsinuc's labels against TIAToolbox's map made into nuclei by the other methods.
+
+    Evidence that the rule matters: before issue 22 the harness always used
+    ``opening``, whatever the model card named.
+    """
+    import dataclasses
+
+    from wsinuc.benchmark.engine_agreement import nucleus_agreement
+    from wsinuc.instances import InstanceRule
+
+    methods = [m for m in ("opening", "watershed") if m != config.rule.method]
+    return {method: nucleus_agreement(labels, tia_map, dataclasses.replace(
+        config, rule=InstanceRule(method=method, threshold=config.rule.threshold)), cores)["all"]
+        for method in methods}
+
+
+def oracle_comparison(args: argparse.Namespace, slide: Path, plan, labels, tia_map, config) -> dict:
+    """Maps pixel by pixel and nuclei in the oracle box: both engines against the untiled prediction."""
+    from wsinuc.benchmark.engine_agreement import nucleus_agreement, rule_labels
+    from wsinuc.benchmark.map_difference import map_difference
+
+    box = oracle_box(plan, args.oracle_size)
+    maps = probability_maps(args, slide, plan, tia_map, box)
+    inner = box.relative_to(maps["grown"])
+    nuclei = {name: rule_labels(maps[name], config)[inner] for name in ("tiatoolbox", "wsinuc", "oracle")}
+    nuclei["wsinuc_labels"] = labels[box.slices]
+    pairs = (("wsinuc_labels", "oracle"), ("tiatoolbox", "oracle"), ("wsinuc_labels", "tiatoolbox"),
+             ("wsinuc_labels", "wsinuc"))
+    return {
+        "oracle_box_yxyx": list(box),
+        "maps": {f"{a}_vs_{b}": map_difference(maps[a][inner], maps[b][inner], plan.chunk_size, maps["computed"])
+                 for a, b in (("tiatoolbox", "wsinuc"), ("tiatoolbox", "oracle"), ("wsinuc", "oracle"))},
+        "nuclei_in_oracle_box": {f"{a}_vs_{b}": nucleus_agreement(nuclei[a], nuclei[b], config, maps["cores"])
+                                 for a, b in pairs},
+    }
 
 
 def report(result: dict) -> None:
@@ -243,10 +273,14 @@ def report(result: dict) -> None:
         ("TIAToolbox peak RSS", rss.format(**theirs["peak_rss_mib"])),
         ("nuclei wsinuc / TIAToolbox (+ card rule)", f"{nuclei['all']['first_nuclei']} / {nuclei['all']['second_nuclei']}"),
         ("nucleus F1 between engines, all", _fraction(nuclei["all"]["f1"])),
-        (f"  away from chunk borders (> {quality['border_margin_px']} px)",
+        ("  away from the slide edge", _fraction(nuclei["away_from_image_edge"]["f1"])),
+        (f"  away from chunk borders and slide edge (> {quality['border_margin_px']} px)",
          f"{_fraction(nuclei['away_from_borders']['f1'])} "
          f"({nuclei['away_from_borders']['first_nuclei']} / {nuclei['away_from_borders']['second_nuclei']} nuclei)"),
     ]
+    for method, pair in quality.get("tiatoolbox_through_other_rules", {}).items():
+        rows.append((f"  if TIAToolbox's map went through {method}",
+                     f"{pair['second_nuclei']} nuclei, F1 {_fraction(pair['f1'])}"))
     for name, diff in quality.get("maps", {}).items():
         rows.append((f"map {name}: max |diff|, class differs",
                      f"{diff['max_abs_difference']:.2e}, {diff['class_differs_fraction']:.2e}"))
@@ -272,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     slide, source = prepare_slide(args, choice.argument)
     warm_up(args, choice.argument)
     plan = engine_plan(args, slide, choice.argument)
-    wsinuc_run = run_wsinuc(args, slide, choice.argument) | {"slide": str(slide)}
+    wsinuc_run = run_wsinuc(args, slide, choice.argument)
     tia_run = run_tia(args, slide, choice.argument, wsinuc_run, tissue_of(slide))
     result = base_record("vs_tiatoolbox", args, device, choice) | {
         "slide": str(slide), "slide_source": source, "slide_shape": list(plan.slide_shape),
@@ -280,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         "chunk_size": plan.chunk_size, "halo": plan.halo, "versions": versions(),
         "wsinuc": wsinuc_run, "tiatoolbox": tia_run,
         "wall_ratio_tiatoolbox_to_wsinuc": tia_run["wall_s"] / wsinuc_run["wall_s"],
-        "agreement": compare(args, plan, wsinuc_run, tia_run),
+        "agreement": compare(args, slide, plan, wsinuc_run, tia_run),
     }
     report(result)
     save_result(result, args, "vs_tiatoolbox", Path(args.slide).stem if args.slide else str(args.size), choice)

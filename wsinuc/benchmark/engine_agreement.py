@@ -9,8 +9,10 @@ blocks are whole chunks, so a block border is a chunk border.
 
 Every nucleus is also classed as *near a border* when its bounding box,
 grown by ``border_margin``, meets a chunk border or the image edge: a
-stitching fault shows there, while away from borders two engines that run
-the same network on the same pixels with the same rule must agree.
+stitching fault shows at chunk borders, and at the image edge engines pad
+patches differently (TIAToolbox reads beyond the slide, wsinuc predicts
+only the part inside it); away from both, two engines that run the same
+network on the same pixels with the same rule must agree.
 
 >>> config = AgreementConfig(InstanceRule(), max_size=128, chunk_size=1024)
 >>> config.block
@@ -30,6 +32,8 @@ from wsinuc.metrics import match_instances
 from wsinuc.tiling import Box
 
 COUNT_KEYS = ("first_nuclei", "second_nuclei", "first_matched", "second_matched")
+AREAS = ("all", "away_from_image_edge", "away_from_borders")
+"""Nuclei counted: all; those away from the image edge; those away from it and from every chunk border."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,9 @@ def nucleus_agreement(first, second, config: AgreementConfig, cores: list[Box] |
     2. Keep the nuclei whose anchor (first pixel in raster order) lies in
        one of ``cores`` (the chunks an engine computed; None: everywhere).
     3. Match them one to one at IoU > ``config.iou``.
-    4. Count nuclei and matched nuclei of each side, overall and for those
-       away from chunk borders and the image edge.
+    4. Count nuclei and matched nuclei of each side: all of them, those
+       away from the image edge (chunk borders included), and those away
+       from the image edge and every chunk border.
 
     Parameters
     ----------
@@ -97,13 +102,13 @@ def nucleus_agreement(first, second, config: AgreementConfig, cores: list[Box] |
     Returns
     -------
     dict
-        ``all`` and ``away_from_borders``: each with ``first_nuclei``,
+        One entry per :data:`AREAS`, each with ``first_nuclei``,
         ``second_nuclei``, ``first_matched``, ``second_matched`` and ``f1``
         (matched nuclei of both sides over all nuclei of both; None when
         there are none).
     """
     height, width = _validate_pair(first, second, config)
-    totals = {"all": dict.fromkeys(COUNT_KEYS, 0), "away_from_borders": dict.fromkeys(COUNT_KEYS, 0)}
+    totals = {name: dict.fromkeys(COUNT_KEYS, 0) for name in AREAS}
     for y0 in range(0, height, config.block):
         for x0 in range(0, width, config.block):
             box = Box(y0, x0, min(height, y0 + config.block), min(width, x0 + config.block))
@@ -123,18 +128,24 @@ def block_labels(source, box: Box, config: AgreementConfig) -> np.ndarray:
     height, width = source.shape[:2]
     pad = config.max_size
     outer = Box(max(0, box.y0 - pad), max(0, box.x0 - pad), min(height, box.y1 + pad), min(width, box.x1 + pad))
-    prob = np.asarray(source[outer.slices], dtype=np.float32)
-    prob = prob[..., 0] if prob.shape[-1] == 1 else prob
-    labels, _ = drop_larger_than(config.rule(prob), config.max_size)
-    return labels[box.relative_to(outer)]
+    return rule_labels(source[outer.slices], config)[box.relative_to(outer)]
 
 
-def near_border(labels: np.ndarray, box: Box, shape: tuple[int, int], config: AgreementConfig) -> np.ndarray:
+def rule_labels(prob, config: AgreementConfig) -> np.ndarray:
+    """Nuclei of an ``(H, W, C)`` probability map under ``config.rule``, objects wider than ``max_size`` dropped."""
+    prob = np.asarray(prob, dtype=np.float32)
+    labels, _ = drop_larger_than(config.rule(prob[..., 0] if prob.shape[-1] == 1 else prob), config.max_size)
+    return labels
+
+
+def near_border(labels: np.ndarray, box: Box, shape: tuple[int, int], config: AgreementConfig,
+                *, grid: bool = True) -> np.ndarray:
     """For each object of ``labels`` (ids 1..max), whether it lies within the margin of a border.
 
-    A border is a line of the chunk grid (multiples of ``chunk_size``) or an
-    edge of the image of ``shape``; ``box`` places ``labels`` in the image.
-    Ids without pixels count as near (they are never counted).
+    A border is an edge of the image of ``shape`` and, when ``grid``, a line
+    of the chunk grid (multiples of ``chunk_size``); ``box`` places
+    ``labels`` in the image. Ids without pixels count as near (they are
+    never counted).
     """
     slices = ndimage.find_objects(labels)
     near = np.ones(len(slices), dtype=bool)
@@ -145,22 +156,25 @@ def near_border(labels: np.ndarray, box: Box, shape: tuple[int, int], config: Ag
         spans = ((found[0].start + box.y0, found[0].stop + box.y0, shape[0]),
                  (found[1].start + box.x0, found[1].stop + box.x0, shape[1]))
         near[index] = any(start - margin < 0 or stop + margin > extent
-                          or (start - margin) // size != (stop - 1 + margin) // size
+                          or (grid and (start - margin) // size != (stop - 1 + margin) // size)
                           for start, stop, extent in spans)
     return near
 
 
 def _add(totals: dict, a: np.ndarray, b: np.ndarray, box: Box, shape: tuple[int, int],
          config: AgreementConfig) -> None:
-    """Add one block's counts (overall and away from borders) to ``totals``."""
+    """Add one block's counts (overall, away from the image edge, away from all borders) to ``totals``."""
     ids_a, ids_b = _ids(a), _ids(b)
     if not ids_a.size and not ids_b.size:
         return
     match = match_instances(a, b, iou=config.iou)
-    near_a, near_b = near_border(a, box, shape, config), near_border(b, box, shape, config)
-    away_a, away_b = ~near_a[ids_a - 1], ~near_b[ids_b - 1]
     matched_a, matched_b = np.isin(ids_a, match.gt_ids), np.isin(ids_b, match.pred_ids)
-    for name, keep_a, keep_b in (("all", slice(None), slice(None)), ("away_from_borders", away_a, away_b)):
+    for name in totals:
+        keep_a, keep_b = slice(None), slice(None)
+        if name != "all":
+            grid = name == "away_from_borders"
+            keep_a = ~near_border(a, box, shape, config, grid=grid)[ids_a - 1]
+            keep_b = ~near_border(b, box, shape, config, grid=grid)[ids_b - 1]
         counts = totals[name]
         counts["first_nuclei"] += int(ids_a[keep_a].size)
         counts["second_nuclei"] += int(ids_b[keep_b].size)
