@@ -119,7 +119,7 @@ def run_tia(args: argparse.Namespace, slide: Path, model: str, wsinuc_run: dict,
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=1) as pool:
             zarr_path, patches = pool.submit(run_tiatoolbox, slide, network, config,
-                                             Path(args.work) / "out-tiatoolbox", tissue).result()
+                                             Path(args.work) / "out-tiatoolbox" / slide.stem, tissue).result()
         synchronize(str(resolve_device(args.device)))
         wall = time.perf_counter() - started
     return {"wall_s": wall, "patches": patches, "loader_workers": loaders, "zarr": str(zarr_path),
