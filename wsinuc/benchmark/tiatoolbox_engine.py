@@ -4,7 +4,10 @@ Used by ``benchmarks/vs_tiatoolbox.py`` to compare engines, not models: the
 same network, device, batch size and patch geometry go through TIAToolbox
 2.x's :class:`~tiatoolbox.models.engine.semantic_segmentor.SemanticSegmentor`
 (its data loader, patch extraction, canvas merging and zarr output), and
-the result is a nucleus probability map at the working resolution.
+the result is the network's probability maps at the working resolution
+(nucleus; or interior and nucleus for a background / interior / boundary
+model), which :mod:`wsinuc.benchmark.engine_agreement` turns into nuclei
+with the model card's rule, as the wsinuc engine does.
 
 The forward pass itself is wsinuc's :class:`~wsinuc.inference.Predictor`
 (same dtype, autocast and memory format as the wsinuc engine), called from
@@ -32,9 +35,6 @@ from tiatoolbox.models.models_abc import ModelABC
 
 from wsinuc.device import resolve_device
 from wsinuc.inference import Predictor
-from wsinuc.engine.nuclei import drop_larger_than
-from wsinuc.instances import probability_to_instances
-from wsinuc.metrics import match_instances
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ class TiaRunConfig:
     threshold : float
         Probability above which TIAToolbox's post-processing calls a pixel
         nucleus (its ``predictions`` output).
+    precision : str
+        ``auto``, ``fp32`` or ``bf16``, as the wsinuc engine's ``--precision``.
     """
 
     chunk_size: int
@@ -72,6 +74,7 @@ class TiaRunConfig:
     batch_size: int = 4
     num_workers: int = 0
     threshold: float = 0.5
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if self.chunk_size < 32 or self.chunk_size % 32:
@@ -91,12 +94,13 @@ class TiaRunConfig:
 
 
 class TiaNucleusModel(ModelABC):
-    """A wsinuc network seen by TIAToolbox as a one-class semantic segmenter.
+    """A wsinuc network seen by TIAToolbox as a semantic segmenter of one or two maps.
 
     Parameters
     ----------
     network : torch.nn.Module
-        Maps float (N, 3, H, W) RGB in [0, 1] to (N, 1, H, W) logits.
+        Maps float (N, 3, H, W) RGB in [0, 1] to (N, 1, H, W) logits
+        (nucleus) or (N, 3, H, W) logits (background, interior, boundary).
     device : str
         Where the predictor runs the network.
     batch_size : int
@@ -105,13 +109,15 @@ class TiaNucleusModel(ModelABC):
         Pixels cropped from each side of every predicted patch.
     threshold : float
         Probability threshold of :meth:`postproc`.
+    precision : str
+        Predictor precision (``auto``, ``fp32`` or ``bf16``).
     """
 
     def __init__(self, network: torch.nn.Module, device: str, batch_size: int, halo: int,
-                 threshold: float = 0.5) -> None:
+                 threshold: float = 0.5, precision: str = "auto") -> None:
         super().__init__()
         self.network = network
-        self.predictor = Predictor(network, resolve_device(device), batch_size=batch_size)
+        self.predictor = Predictor(network, resolve_device(device), batch_size=batch_size, precision=precision)
         self.halo = halo
         self.threshold = threshold
         self.class_dict = {0: "background", 1: "nucleus"}
@@ -122,7 +128,12 @@ class TiaNucleusModel(ModelABC):
 
     @staticmethod
     def infer_batch(model: torch.nn.Module, batch_data: torch.Tensor, *, device: str) -> np.ndarray:
-        """Probabilities of the centre of each patch, shape ``(N, h, w, 1)`` float32.
+        """Probability maps of the centre of each patch, shape ``(N, h, w, C)`` float32.
+
+        ``C`` is 1 (nucleus) for a nucleus / background model and 2 (interior,
+        nucleus) for a background / interior / boundary model: every map the
+        predictor returns, in its order, so the instance rule sees what it
+        sees in the wsinuc engine.
 
         ``batch_data`` is TIAToolbox's uint8 ``(N, H, W, 3)`` batch; ``device``
         is already fixed in the wrapped predictor.
@@ -133,11 +144,11 @@ class TiaNucleusModel(ModelABC):
         halo = wrapper.halo
         if halo:
             probs = probs[:, halo:-halo, halo:-halo]
-        return probs[..., None]
+        return probs[..., None] if probs.ndim == 3 else probs
 
     def postproc(self, image):
-        """Nucleus mask of a ``(H, W, 1)`` probability map (NumPy or Dask)."""
-        return image[..., 0] > self.threshold
+        """Nucleus mask of a ``(H, W, C)`` probability map (NumPy or Dask; nucleus is the last map)."""
+        return image[..., -1] > self.threshold
 
 
 def _unwrap(model: torch.nn.Module) -> TiaNucleusModel:
@@ -188,11 +199,12 @@ def run_tiatoolbox(
     Returns
     -------
     (Path, int)
-        The zarr group holding ``probabilities`` ``(H, W, 1)`` float32 at the
+        The zarr group holding ``probabilities`` ``(H, W, C)`` float32 at the
         working resolution, and the number of patches the engine ran.
     """
     rcParam["torch_compile_mode"] = "disable"
-    model = TiaNucleusModel(network, config.device, config.batch_size, config.halo, config.threshold)
+    model = TiaNucleusModel(network, config.device, config.batch_size, config.halo, config.threshold,
+                            config.precision)
     segmentor = SemanticSegmentor(model=model, batch_size=config.batch_size, num_workers=config.num_workers,
                                   device=_tia_device(config.device), verbose=False)
     masks = None if tissue is None else [np.asarray(tissue, dtype=np.uint8)]
@@ -210,80 +222,3 @@ def run_tiatoolbox(
 def _tia_device(device: str) -> str:
     """Device string for TIAToolbox (``auto`` resolved)."""
     return str(resolve_device(device))
-
-
-def agreement_with_labels(
-    labels, probabilities, *, threshold: float = 0.5, kernel_size: int = 5, max_size: int = 128,
-    block: int = 4096, iou: float = 0.5,
-) -> dict:
-    """Match nuclei from a probability map against a label image, block by block.
-
-    The probability map goes through the same post-processing as a wsinuc
-    chunk (:func:`~wsinuc.instances.probability_to_instances`, then objects
-    wider than ``max_size`` dropped), with ``max_size`` pixels of context
-    around each block, and its nuclei are matched one-to-one to the labels'
-    at IoU > ``iou``. Only one block of each array is in memory at a time, so
-    both may be zarr or dask arrays of a whole slide. A nucleus cut by a
-    block border is cut the same way in both images and matched per part.
-
-    Parameters
-    ----------
-    labels : array-like, shape (H, W), integer
-        Reference instance labels (wsinuc's level 0).
-    probabilities : array-like, shape (H, W) or (H, W, 1), float
-        Nucleus probability at the same resolution.
-    threshold, kernel_size : float, int
-        Post-processing settings (those of the wsinuc run).
-    max_size : int
-        Objects taller or wider than this are dropped (wsinuc's halo).
-    block : int
-        Side of the blocks compared.
-    iou : float
-        Matching threshold.
-
-    Returns
-    -------
-    dict
-        ``reference_nuclei``, ``other_nuclei``, ``matched``, and
-        ``matched_fraction_of_reference``, ``matched_fraction_of_other``,
-        ``f1`` (``2 * matched / (reference + other)``); a fraction is None
-        when there is nothing to divide by (no nuclei).
-    """
-    height, width = _validate_agreement_inputs(labels, probabilities, block)
-    counts = {"reference_nuclei": 0, "other_nuclei": 0, "matched": 0}
-    for y0 in range(0, height, block):
-        for x0 in range(0, width, block):
-            y1, x1 = min(height, y0 + block), min(width, x0 + block)
-            reference = np.asarray(labels[y0:y1, x0:x1])
-            ys, xs = max(0, y0 - max_size), max(0, x0 - max_size)
-            prob = np.asarray(probabilities[ys : min(height, y1 + max_size), xs : min(width, x1 + max_size)])
-            prob = prob[..., 0] if prob.ndim == 3 else prob
-            other, _ = drop_larger_than(probability_to_instances(prob, threshold=threshold,
-                                                                 kernel_size=kernel_size), max_size)
-            other = other[y0 - ys : y1 - ys, x0 - xs : x1 - xs]
-            if not reference.any() and not other.any():
-                continue
-            match = match_instances(reference, other, iou=iou)
-            counts["reference_nuclei"] += match.tp + match.fn
-            counts["other_nuclei"] += match.tp + match.fp
-            counts["matched"] += match.tp
-    return counts | _fractions(counts)
-
-
-def _validate_agreement_inputs(labels, probabilities, block: int) -> tuple[int, int]:
-    if len(labels.shape) != 2:
-        raise ValueError(f"labels must be 2-D, got shape {labels.shape}")
-    if tuple(probabilities.shape[:2]) != tuple(labels.shape) or len(probabilities.shape) not in (2, 3):
-        raise ValueError(f"probabilities of shape {probabilities.shape} do not cover labels of shape {labels.shape}")
-    if block < 64:
-        raise ValueError(f"block must be at least 64 px, got {block}")
-    return int(labels.shape[0]), int(labels.shape[1])
-
-
-def _fractions(counts: dict) -> dict:
-    reference, other, matched = counts["reference_nuclei"], counts["other_nuclei"], counts["matched"]
-    return {
-        "matched_fraction_of_reference": matched / reference if reference else None,
-        "matched_fraction_of_other": matched / other if other else None,
-        "f1": 2 * matched / (reference + other) if reference + other else None,
-    }
