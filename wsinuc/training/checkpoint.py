@@ -4,11 +4,13 @@ A checkpoint is two files written side by side in the run folder:
 
 ``checkpoint.safetensors``
     ``model.<name>`` (current weights), ``best.<name>`` (best weights so far),
+    ``ema.<name>`` (averaged weights, when the run averages them),
     ``optim.<param index>.<key>`` (AdamW moments and step counters) and
-    ``rng.torch`` / ``rng.cuda`` (random generator states).
+    ``rng.<name>`` (random generator states, :mod:`wsinuc.training.rng`).
 ``checkpoint.json``
     Completed epochs, global step, AdamW ``param_groups`` (learning rate,
-    betas, ...), the best epoch and its metrics, and the log rows so far.
+    betas, ...), the best epoch and its metrics, the log rows so far and,
+    for a checkpoint written inside an epoch, that epoch's running sums.
 
 Both files are written to a temporary name and renamed, JSON last, so an
 interrupted write leaves the previous checkpoint usable. Loading never
@@ -48,7 +50,7 @@ class Checkpoint:
     optimizer_state : dict
         ``optimizer.state_dict()`` rebuilt from the flat tensors.
     rng_state : dict
-        ``{"torch": uint8 tensor, "cuda": uint8 tensor (optional)}``.
+        Name -> tensor, from :func:`wsinuc.training.rng.capture_rng`.
     best_epoch : int or None
         Epoch (1-based) of the best validation AJI, None before any validation.
     best_metrics : dict
@@ -59,6 +61,12 @@ class Checkpoint:
         Epoch count the run had planned when it was saved (smaller than the
         configured epochs when a time budget cut it, see
         :mod:`wsinuc.training.budget`); None in checkpoints from before budgets.
+    ema_state : dict or None
+        Averaged weights (None when the run does not average).
+    partial_epoch : dict
+        Sums of the epoch in progress when written mid-epoch (``loss``, ``dice``,
+        ``steps``, ``data_seconds``, ``seconds``); empty at an epoch's end. The
+        position in the epoch is ``step`` minus the steps of the completed epochs.
     """
 
     epoch: int
@@ -71,6 +79,8 @@ class Checkpoint:
     best_metrics: dict[str, float] = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
     planned_epochs: int | None = None
+    ema_state: dict[str, torch.Tensor] | None = None
+    partial_epoch: dict = field(default_factory=dict)
 
 
 def checkpoint_exists(folder: Path) -> bool:
@@ -118,6 +128,7 @@ def save_checkpoint(folder: Path, checkpoint: Checkpoint) -> None:
     tensors = {
         **_prefixed("model", checkpoint.model_state),
         **_prefixed("best", checkpoint.best_state),
+        **_prefixed("ema", checkpoint.ema_state or {}),
         **optim_tensors,
         **{f"rng.{k}": v.contiguous() for k, v in checkpoint.rng_state.items()},
     }
@@ -130,6 +141,7 @@ def save_checkpoint(folder: Path, checkpoint: Checkpoint) -> None:
         "best_metrics": checkpoint.best_metrics,
         "history": checkpoint.history,
         "planned_epochs": checkpoint.planned_epochs,
+        "partial_epoch": checkpoint.partial_epoch,
     }
     tmp_tensors = folder / (TENSORS_NAME + ".tmp")
     tmp_state = folder / (STATE_NAME + ".tmp")
@@ -176,6 +188,8 @@ def load_checkpoint(folder: Path) -> Checkpoint:
             best_metrics=meta.get("best_metrics", {}),
             history=meta.get("history", []),
             planned_epochs=meta.get("planned_epochs"),
+            ema_state=_strip("ema", tensors) or None,
+            partial_epoch=meta.get("partial_epoch") or {},
         )
     except (KeyError, TypeError, ValueError) as error:
         raise WeightsError(folder / STATE_NAME, f"incomplete checkpoint ({error!r})") from error
