@@ -73,11 +73,11 @@ def normalise_stains(image: np.ndarray, reference: StainBasis = REFERENCE, beta:
 
     An image with too little stain to fit a basis (e.g. background only) is returned unchanged.
     """
+    density = _optical_density(image)
     try:
         basis = estimate_stains(image, beta=beta)
     except ValueError:
         return image.copy()
-    density = _optical_density(image)
     concentrations = np.linalg.lstsq(basis.stains.T, density.T, rcond=None)[0]
     scale = reference.max_concentrations / np.maximum(basis.max_concentrations, 1e-6)
     rebuilt = 256.0 * np.exp(-(reference.stains.T @ (concentrations * scale[:, None]))) - 1.0
