@@ -65,8 +65,9 @@ class Checkpoint:
         Averaged weights (None when the run does not average).
     partial_epoch : dict
         Sums of the epoch in progress when written mid-epoch (``loss``, ``dice``,
-        ``steps``, ``data_seconds``, ``seconds``); empty at an epoch's end. The
-        position in the epoch is ``step`` minus the steps of the completed epochs.
+        ``steps``, ``data_seconds``, ``seconds``, ``elapsed``) and its last ``lr``;
+        empty at an epoch's end. The position in the epoch is ``step`` minus the
+        steps of the completed epochs.
     """
 
     epoch: int

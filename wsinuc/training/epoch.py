@@ -174,7 +174,7 @@ def run_epoch(
     total = total_steps(config, state.planned, epoch_steps)
     positions = _epoch_range(state, config, epoch_steps)
     sums = {key: float(state.partial.get(key, 0.0)) for key in SUMS}
-    losses, dices, lr = [], [], config.lr
+    losses, dices, lr = [], [], float(state.partial.get("lr", config.lr))
     model.train()
     task = progress.add_task(f"epoch {state.epoch + 1}/{state.planned}", total=len(positions), loss=math.nan)
     started = waited_from = time.perf_counter()
@@ -194,7 +194,7 @@ def run_epoch(
         dices.append(dice)
         progress.update(task, advance=1, **({"loss": float(value)} if len(losses) % 16 == 0 else {}))
         if checkpoint_due(state, config, time.monotonic()):
-            state.partial = _with_steps(sums, losses, dices, time.perf_counter() - started)
+            state.partial = {**_with_steps(sums, losses, dices, time.perf_counter() - started), "lr": lr}
             write_checkpoint(model, optimizer, state, config)
         waited_from = time.perf_counter()
     progress.remove_task(task)
