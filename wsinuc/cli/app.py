@@ -223,8 +223,10 @@ def train(
     )
     if detach:
         pid = spawn_detached(detached_command(sys.argv[1:]), out)
-        console.print(f"training in the background, pid {pid}: log {out / LOG_NAME}, pid file {out / PID_NAME}")
-        console.print(f"stop: kill $(cat {out / PID_NAME}); continue later: the same command with --resume")
+        console.print(f"training in the background, pid {pid}: log {out / LOG_NAME}, pid file {out / PID_NAME}",
+                      soft_wrap=True)
+        console.print(f"stop: kill $(cat {out / PID_NAME}); continue later: the same command with --resume",
+                      soft_wrap=True)
         return
     if baseline is not None:
         if teacher is not None:
