@@ -234,7 +234,7 @@ def _train_and_validate(
             return validate_model(
                 evaluated, val_data, loss_function(loss), patch_size=config.patch_size,
                 device=next(model.parameters()).device, batch_size=config.batch_size,
-                precision=config.precision, seeded=seeded_parameters(config.boundary_width),
+                precision=config.precision, seeded=seeded_parameters(config.boundary_width, config.mpp),
             )
 
     metrics = validate() if _should_validate(state, config) else None

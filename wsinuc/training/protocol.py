@@ -279,7 +279,7 @@ def train_cascade(
     metrics = validate_model(
         cascade_model, data.val, loss_function(stage2_loss(preset)), patch_size=config.patch_size,
         device=device, batch_size=config.batch_size, precision=config.precision,
-        seeded=seeded_parameters(config.boundary_width),
+        seeded=seeded_parameters(config.boundary_width, config.mpp),
     )
     ran = {"pretrain_tnbc": epochs_run(tnbc), "finetune": epochs_run(stage1),
            "stage2": epochs_run(stage2),
