@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from wsinuc.training import baselines, budget, loop, protocol
+from wsinuc.training import epoch as epoch_module
 from wsinuc.training.data import make_patch_set, make_validation_set
 
 PATCH = 32
@@ -81,3 +82,28 @@ def _interrupted_at_epoch(monkeypatch, epoch: int):
 def interrupt_at_epoch(monkeypatch):
     """``with interrupt_at_epoch(n): train(...)``: a kill as epoch ``n`` starts, asserted to happen."""
     return functools.partial(_interrupted_at_epoch, monkeypatch)
+
+
+@contextlib.contextmanager
+def _interrupted_at_step(monkeypatch, step: int):
+    """Training inside the block is interrupted (KeyboardInterrupt) as its ``step``-th optimiser step starts."""
+    real_step, calls = epoch_module.train_step, []
+
+    def train_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == step:
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(epoch_module, "train_step", train_step)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            yield
+    finally:
+        monkeypatch.setattr(epoch_module, "train_step", real_step)
+
+
+@pytest.fixture
+def interrupt_at_step(monkeypatch):
+    """``with interrupt_at_step(n): train(...)``: a kill inside an epoch, before step ``n``, asserted to happen."""
+    return functools.partial(_interrupted_at_step, monkeypatch)

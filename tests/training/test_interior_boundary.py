@@ -139,7 +139,7 @@ def test_cascade_ib_lite_trains_one_step_per_stage_and_loads_as_a_three_class_mo
     assert card["name"] == "cascade-ib-lite" and card["postprocess"] == "seeded" and card["mpp"] == 0.25
     assert card["boundary_width"] == 3 and card["class_weights"]["boundary_weight"] == 4.0
     assert card["seeded"] == {"threshold": 0.5, "min_seed_size": 8, "max_expansion": 6}
-    assert card["config"]["classes"] == 3 and set(card["metrics"]) == {"val_loss", "val_aji", "val_f1"}
+    assert card["config"]["classes"] == 3 and set(card["metrics"]) == {"val_loss", "val_aji", "val_f1", "val_dice"}
     assert json.loads((out / "stage2.json").read_text())["postprocess"] == "seeded"
     assert "postprocess" not in json.loads((out / "stage1.json").read_text())
     model, loaded_card = load_weights(result.weights_path)

@@ -14,6 +14,7 @@ from wsinuc.models import create_model, load_model, save_weights
 from wsinuc.training import protocol
 from wsinuc.training.augment import NO_AUGMENTATION
 from wsinuc.training.config import TrainConfig
+from wsinuc.training.precision import training_precision
 
 PATCH = 32
 
@@ -35,7 +36,7 @@ def test_protocol_writes_every_stage_and_a_loadable_cascade(synthetic_data, tmp_
         log_lines = (out / run / "log.csv").read_text().splitlines()
         assert len(log_lines) == 1 + 1, run  # header + one epoch each
     card = json.loads((out / "cascade-lite.json").read_text())
-    assert card["name"] == "cascade-lite" and card["device"].startswith("cpu (") and card["device"].endswith(", fp32")
+    assert card["name"] == "cascade-lite" and card["device"].startswith("cpu (") and card["device"].endswith(", " + training_precision("auto", "cpu"))
     assert card["split"]["val_ids"] == ["TCGA-val"]
     assert sorted(card["fold_of_image"]) == sorted(synthetic_data.train_ids)
     assert set(card["fold_of_image"].values()) == {0, 1}

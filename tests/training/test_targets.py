@@ -115,6 +115,7 @@ def test_class_weights_balance_background_and_nucleus_and_weight_the_boundary_up
 def test_seeded_parameters_grow_through_the_band():
     assert seeded_parameters(2)["max_expansion"] == 4
     assert [seeded_parameters(w)["max_expansion"] for w in (1, 3, 4)] == [3, 6, 7]
+    assert seeded_parameters(2)["min_seed_size"] == 8 and seeded_parameters(1, mpp=0.5)["min_seed_size"] == 2
 
 
 def test_seeded_parameters_are_all_read_by_the_rule():

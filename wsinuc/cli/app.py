@@ -207,7 +207,7 @@ def train(
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 1e-3,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch.")] = None,
-    precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA, fp32 on CPU), fp32, or bf16 (also on CPU: ~2x faster on CPUs with native bf16).")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA and on CPUs with native bf16, i.e. AVX512-BF16 or AMX: ~2x faster; fp32 elsewhere), fp32, or bf16.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the split, initialisation and augmentation.")] = 0,
     teacher: Annotated[Optional[str], typer.Option(help="Distil from this model (bundled name or weights path).")] = None,
     distill_weight: Annotated[float, typer.Option(help="Weight of the distillation loss (with --teacher).")] = 0.0,
@@ -217,20 +217,34 @@ def train(
     loader_threads: Annotated[int, typer.Option(help="Threads preparing augmented batches.")] = 2,
     data_on_device: Annotated[str, typer.Option(help="auto (on for CUDA, off for the CPU), on or off: keep the training set on the device and crop/flip/jitter batches there.")] = "auto",
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoints in --out.")] = False,
-    boundary_width: Annotated[int, typer.Option(help="cascade-ib*: boundary band width of the stage-2 targets, working px (0.25 um/px).")] = 2,
+    boundary_width: Annotated[int, typer.Option(help="cascade-ib*: boundary band width of the stage-2 targets, working px (at --mpp).")] = 2,
     boundary_weight: Annotated[float, typer.Option(help="cascade-ib*: loss weight of boundary pixels.")] = 3.0,
+    steps: Annotated[Optional[int], typer.Option(help="Optimiser steps of each MoNuSeg run (stage 1, each fold model, stage 2): the schedule spans them; replaces --epochs.")] = None,
+    pretrain_steps: Annotated[Optional[int], typer.Option(help="Optimiser steps of the TNBC pre-training run; replaces --pretrain-epochs.")] = None,
+    checkpoint_minutes: Annotated[float, typer.Option(help="Also write the checkpoint every N minutes, inside epochs if need be (0: off).")] = 5.0,
+    checkpoint_steps: Annotated[Optional[int], typer.Option(help="Also write the checkpoint every N optimiser steps.")] = None,
+    ema_decay: Annotated[float, typer.Option(help="Average the weights (EMA) with this decay, e.g. 0.999; validation and the saved weights use the average (0: off).")] = 0.0,
+    mpp: Annotated[float, typer.Option(help="Working pixel size (um/px) of the model: MoNuSeg/TNBC (0.25) are area-downsampled to it; the card records it.")] = 0.25,
+    hed_sigma: Annotated[float, typer.Option(help="HED stain augmentation: multiplicative jitter half-width.")] = 0.05,
+    hed_bias: Annotated[float, typer.Option(help="HED stain augmentation: additive jitter half-width.")] = 0.005,
+    stain_normalisation: Annotated[str, typer.Option(help="none or macenko (normalise the training and validation images' stains).")] = "none",
+    init_from: Annotated[Optional[str], typer.Option(help="Warm start from this cascade (bundled name or weights path); skips TNBC pre-training.")] = None,
+    detach: Annotated[bool, typer.Option("--detach", help="Run in the background, detached from this terminal: log in <out>/train.log, pid in <out>/train.pid.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log one line per epoch.")] = False,
 ) -> None:
     """Train the cascade (or, with --baseline, one comparison model) with the paper's protocol: TNBC pre-training, MoNuSeg fine-tuning."""
     from wsinuc.datasets import default_data_root
+    from wsinuc.training.augment import AugmentConfig
     from wsinuc.training.baselines import train_baseline
     from wsinuc.training.config import TrainConfig
+    from wsinuc.training.detach import LOG_NAME, PID_NAME, detached_command, spawn_detached
     from wsinuc.training.protocol import train_cascade
 
     if max_minutes is not None and not 0 < max_minutes < 10**6:
         raise OptionError("--max-minutes", f"must be > 0, got {max_minutes}")
-    if verbose:
+    if verbose or detach:
         logging.getLogger("wsinuc").setLevel(logging.INFO)
+    augment = _train_augment(AugmentConfig, hed_sigma, hed_bias)
     config = TrainConfig(
         batch_size=_train_batch_size(batch_size), auto_batch_size=batch_size == "auto",
         data_on_device=data_on_device, lr=lr, device=device, num_threads=threads, seed=seed,
@@ -239,7 +253,17 @@ def train(
         loader_threads=loader_threads, progress=not verbose,
         boundary_width=boundary_width, boundary_weight=boundary_weight,
         time_budget_s=None if max_minutes is None else max_minutes * 60.0,
+        total_steps=steps, pretrain_steps=pretrain_steps, checkpoint_minutes=checkpoint_minutes,
+        checkpoint_steps=checkpoint_steps, ema_decay=ema_decay, mpp=mpp, augment=augment,
+        stain_normalisation=stain_normalisation, init_from=init_from,
     )
+    if detach:
+        pid = spawn_detached(detached_command(sys.argv[1:]), out)
+        console.print(f"training in the background, pid {pid}: log {out / LOG_NAME}, pid file {out / PID_NAME}",
+                      soft_wrap=True)
+        console.print(f"stop: kill $(cat {out / PID_NAME}); continue later: the same command with --resume",
+                      soft_wrap=True)
+        return
     if baseline is not None:
         if teacher is not None:
             raise OptionError("--teacher", "distillation applies to the cascade, not to --baseline")
@@ -254,6 +278,14 @@ def train(
         )
     console.print(f"weights: {result.weights_path}")
     console.print(json.dumps(result.metrics, indent=2, default=str))
+
+
+def _train_augment(augment_type: type, hed_sigma: float, hed_bias: float):
+    """``AugmentConfig`` with the HED stain jitter of ``--hed-sigma`` / ``--hed-bias``."""
+    for name, value in (("--hed-sigma", hed_sigma), ("--hed-bias", hed_bias)):
+        if not 0.0 <= value < 1.0:
+            raise OptionError(name, f"must be in [0, 1), got {value}")
+    return augment_type(hed_sigma=hed_sigma, hed_bias=hed_bias)
 
 
 benchmark_app = typer.Typer(help="Accuracy and speed benchmarks.", no_args_is_help=True)

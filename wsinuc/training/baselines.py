@@ -121,7 +121,8 @@ def train_baseline(
     deadline = Deadline.after(config.time_budget_s)
     model_config, loss = BASELINES[name]
     out_dir = Path(out_dir)
-    data = load_protocol_data(Path(data_root), config.patch_size, config.seed, pretrain_tnbc_epochs > 0)
+    data = load_protocol_data(Path(data_root), config.patch_size, config.seed, pretrain_tnbc_epochs > 0,
+                              config.mpp, config.stain_normalisation)
     n_tnbc = 0 if data.tnbc is None else len(data.tnbc)
     budget = ProtocolBudget(
         deadline,
@@ -129,7 +130,7 @@ def train_baseline(
     )
     tnbc = None
     if pretrain_tnbc_epochs > 0:
-        tnbc_config = stage_run_config(config, out_dir, "tnbc", pretrain_tnbc_epochs, budget)
+        tnbc_config = stage_run_config(config, out_dir, "tnbc", pretrain_tnbc_epochs, budget, True)
         tnbc = pretrain_on_tnbc(data, model_config, tnbc_config, loss=loss)
     run = train_model(
         build_stage(model_config, config.seed, trained_state(tnbc)), data.train, data.val,

@@ -4,14 +4,20 @@ A checkpoint is two files written side by side in the run folder:
 
 ``checkpoint.safetensors``
     ``model.<name>`` (current weights), ``best.<name>`` (best weights so far),
+    ``ema.<name>`` (averaged weights, when the run averages them),
     ``optim.<param index>.<key>`` (AdamW moments and step counters) and
-    ``rng.torch`` / ``rng.cuda`` (random generator states).
+    ``rng.<name>`` (random generator states, :mod:`wsinuc.training.rng`).
 ``checkpoint.json``
     Completed epochs, global step, AdamW ``param_groups`` (learning rate,
-    betas, ...), the best epoch and its metrics, and the log rows so far.
+    betas, ...), the best epoch and its metrics, the log rows so far and,
+    for a checkpoint written inside an epoch, that epoch's running sums.
 
-Both files are written to a temporary name and renamed, JSON last, so an
-interrupted write leaves the previous checkpoint usable. Loading never
+``checkpoint.json`` names its tensor file, and the two tensor files
+``checkpoint.safetensors`` / ``checkpoint.b.safetensors`` take turns: a new
+checkpoint writes the file the current JSON does *not* name (temporary name,
+then rename), then replaces the JSON (the commit), then deletes the other
+file. A write interrupted at any point (even ``kill -9``) leaves a JSON and
+the tensors it names, from the same step. Loading never
 unpickles anything, so even a checkpoint from elsewhere cannot run code.
 """
 
@@ -29,6 +35,7 @@ from safetensors.torch import load_file, save_file
 from wsinuc.models import WeightsError
 
 TENSORS_NAME = "checkpoint.safetensors"
+SPARE_TENSORS_NAME = "checkpoint.b.safetensors"
 STATE_NAME = "checkpoint.json"
 FORMAT_VERSION = 1
 
@@ -48,7 +55,7 @@ class Checkpoint:
     optimizer_state : dict
         ``optimizer.state_dict()`` rebuilt from the flat tensors.
     rng_state : dict
-        ``{"torch": uint8 tensor, "cuda": uint8 tensor (optional)}``.
+        Name -> tensor, from :func:`wsinuc.training.rng.capture_rng`.
     best_epoch : int or None
         Epoch (1-based) of the best validation AJI, None before any validation.
     best_metrics : dict
@@ -59,6 +66,13 @@ class Checkpoint:
         Epoch count the run had planned when it was saved (smaller than the
         configured epochs when a time budget cut it, see
         :mod:`wsinuc.training.budget`); None in checkpoints from before budgets.
+    ema_state : dict or None
+        Averaged weights (None when the run does not average).
+    partial_epoch : dict
+        Sums of the epoch in progress when written mid-epoch (``loss``, ``dice``,
+        ``steps``, ``data_seconds``, ``seconds``, ``elapsed``) and its last ``lr``;
+        empty at an epoch's end. The position in the epoch is ``step`` minus the
+        steps of the completed epochs.
     """
 
     epoch: int
@@ -71,11 +85,27 @@ class Checkpoint:
     best_metrics: dict[str, float] = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
     planned_epochs: int | None = None
+    ema_state: dict[str, torch.Tensor] | None = None
+    partial_epoch: dict = field(default_factory=dict)
 
 
 def checkpoint_exists(folder: Path) -> bool:
-    """True when ``folder`` holds both checkpoint files."""
-    return (Path(folder) / TENSORS_NAME).is_file() and (Path(folder) / STATE_NAME).is_file()
+    """True when ``folder`` holds a checkpoint JSON (and, if readable, the tensor file it names)."""
+    folder = Path(folder)
+    if not (folder / STATE_NAME).is_file():
+        return False
+    name = _tensor_file(folder)
+    return name is None or (folder / name).is_file()
+
+
+def _tensor_file(folder: Path) -> str | None:
+    """The tensor file the JSON names (older checkpoints: :data:`TENSORS_NAME`); None if unreadable."""
+    try:
+        meta = json.loads((folder / STATE_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    name = meta.get("tensors", TENSORS_NAME) if isinstance(meta, dict) else None
+    return name if name in (TENSORS_NAME, SPARE_TENSORS_NAME) else None
 
 
 def _flatten_optimizer(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
@@ -118,6 +148,7 @@ def save_checkpoint(folder: Path, checkpoint: Checkpoint) -> None:
     tensors = {
         **_prefixed("model", checkpoint.model_state),
         **_prefixed("best", checkpoint.best_state),
+        **_prefixed("ema", checkpoint.ema_state or {}),
         **optim_tensors,
         **{f"rng.{k}": v.contiguous() for k, v in checkpoint.rng_state.items()},
     }
@@ -130,19 +161,24 @@ def save_checkpoint(folder: Path, checkpoint: Checkpoint) -> None:
         "best_metrics": checkpoint.best_metrics,
         "history": checkpoint.history,
         "planned_epochs": checkpoint.planned_epochs,
+        "partial_epoch": checkpoint.partial_epoch,
     }
-    tmp_tensors = folder / (TENSORS_NAME + ".tmp")
+    current = _tensor_file(folder) if (folder / STATE_NAME).is_file() else None
+    name = SPARE_TENSORS_NAME if current == TENSORS_NAME else TENSORS_NAME
+    meta["tensors"] = name
+    tmp_tensors = folder / (name + ".tmp")
     tmp_state = folder / (STATE_NAME + ".tmp")
     save_file(tensors, str(tmp_tensors))
     tmp_state.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp_tensors, folder / TENSORS_NAME)
-    os.replace(tmp_state, folder / STATE_NAME)
+    os.replace(tmp_tensors, folder / name)
+    os.replace(tmp_state, folder / STATE_NAME)  # the commit
+    (folder / (SPARE_TENSORS_NAME if name == TENSORS_NAME else TENSORS_NAME)).unlink(missing_ok=True)
 
 
 def _read_files(folder: Path) -> tuple[dict, dict[str, torch.Tensor]]:
     try:
         meta = json.loads((folder / STATE_NAME).read_text())
-        tensors = load_file(str(folder / TENSORS_NAME))
+        tensors = load_file(str(folder / (_tensor_file(folder) or TENSORS_NAME)))
     except (OSError, ValueError, SafetensorError) as error:
         problem = " ".join(str(error).split())[:200]
         raise WeightsError(folder, f"cannot read the training checkpoint ({problem})") from error
@@ -176,6 +212,8 @@ def load_checkpoint(folder: Path) -> Checkpoint:
             best_metrics=meta.get("best_metrics", {}),
             history=meta.get("history", []),
             planned_epochs=meta.get("planned_epochs"),
+            ema_state=_strip("ema", tensors) or None,
+            partial_epoch=meta.get("partial_epoch") or {},
         )
     except (KeyError, TypeError, ValueError) as error:
         raise WeightsError(folder / STATE_NAME, f"incomplete checkpoint ({error!r})") from error

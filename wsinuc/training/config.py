@@ -21,6 +21,7 @@ from wsinuc.training.augment import AugmentConfig
 SCHEDULES = ("cosine", "step", "constant")
 STAGE2_INPUTS = ("out-of-fold", "stage1-final")
 DATA_ON_DEVICE = ("auto", "on", "off")
+STAIN_NORMALISATIONS = ("none", "macenko")
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,33 @@ class TrainConfig:
     boundary_weight : float
         Interior/boundary variant: loss weight of boundary pixels relative to
         the (class-balanced) interior and background pixels.
+    total_steps : int or None
+        Length of the run in optimiser steps: the learning-rate schedule spans
+        exactly these steps and the run stops there (its last epoch cut short);
+        ``epochs`` is then ignored. For a protocol, the steps of each MoNuSeg run.
+        Cannot be combined with ``time_budget_s``: a step budget gives the same
+        schedule however fast the machine and however many sittings it takes.
+    pretrain_steps : int or None
+        ``total_steps`` of the TNBC pre-training run of a protocol.
+    checkpoint_minutes : float
+        Also write the checkpoint (mid-epoch if need be) when this many minutes
+        passed since the last one; 0 switches the clock rule off.
+    checkpoint_steps : int or None
+        Also write the checkpoint every this many optimiser steps.
+    ema_decay : float
+        Decay of an exponential moving average of the weights (e.g. 0.999);
+        0 switches it off. When on, validation, model selection and the saved
+        weights use the averaged weights (:mod:`wsinuc.training.averaging`).
+    mpp : float
+        Working pixel size of the training data in um/px: MoNuSeg and TNBC
+        (0.25 um/px) are downsampled to it (:mod:`wsinuc.training.working_grid`)
+        and the cards record it, so the engine reads slides at it.
+    stain_normalisation : {"none", "macenko"}
+        Normalise every training and validation image's H&E stains to a
+        reference (:mod:`wsinuc.training.stain`).
+    init_from : str or None
+        Bundled cascade name or weights path whose stages start the protocol's
+        runs (warm start; TNBC pre-training is skipped).
     """
 
     epochs: int = 30
@@ -136,6 +164,14 @@ class TrainConfig:
     auto_batch_size: bool = False
     boundary_width: int = 2
     boundary_weight: float = 3.0
+    total_steps: int | None = None
+    pretrain_steps: int | None = None
+    checkpoint_minutes: float = 5.0
+    checkpoint_steps: int | None = None
+    ema_decay: float = 0.0
+    mpp: float = 0.25
+    stain_normalisation: str = "none"
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patch_size", "val_every"):
@@ -150,7 +186,8 @@ class TrainConfig:
             "stage2_input", self.stage2_input, self.stage2_input in STAGE2_INPUTS,
             f"one of {STAGE2_INPUTS}",
         )
-        for name in ("num_threads", "max_steps_per_epoch"):
+        for name in ("num_threads", "max_steps_per_epoch", "total_steps", "pretrain_steps",
+                     "checkpoint_steps"):
             value = getattr(self, name)
             _check(name, value, value is None or _is_count(value, 1), "None or >= 1")
         for name in ("loader_threads", "warmup_steps"):
@@ -168,8 +205,23 @@ class TrainConfig:
         _check("boundary_weight", self.boundary_weight, _is_positive(self.boundary_weight), "> 0")
         budget = self.time_budget_s
         _check("time_budget_s", budget, budget is None or _is_positive(budget), "None or > 0")
+        self._check_long_runs()
         if self.out_dir is not None and not isinstance(self.out_dir, Path):
             object.__setattr__(self, "out_dir", Path(self.out_dir))
+
+
+    def _check_long_runs(self) -> None:
+        """Options of step-budgeted, checkpointed runs (see the attributes)."""
+        if self.total_steps is not None and self.time_budget_s is not None:
+            raise OptionError("--max-minutes", "cannot be combined with --steps (the steps fix the schedule)")
+        minutes = self.checkpoint_minutes
+        _check("checkpoint_minutes", minutes, minutes == 0 or _is_positive(minutes), ">= 0")
+        _check("ema_decay", self.ema_decay, 0.0 <= self.ema_decay < 1.0, "in [0, 1)")
+        _check("mpp", self.mpp, _is_positive(self.mpp) and 0.05 <= self.mpp <= 10, "in [0.05, 10] um/px")
+        _check(
+            "stain_normalisation", self.stain_normalisation,
+            self.stain_normalisation in STAIN_NORMALISATIONS, f"one of {STAIN_NORMALISATIONS}",
+        )
 
 
 def _is_count(value: object, minimum: int) -> bool:

@@ -338,6 +338,7 @@ def epoch_batches(
     augment: AugmentConfig,
     max_steps: int | None = None,
     threads: int = 0,
+    start: int = 0,
 ) -> Iterator[Batch]:
     """Yield the shuffled, augmented batches of one epoch.
 
@@ -361,6 +362,9 @@ def epoch_batches(
     threads : int
         Worker threads preparing up to ``threads`` batches ahead (0: prepare
         each batch when asked, in the calling thread).
+    start : int
+        Skip the first ``start`` batches (a run resumed inside an epoch); the
+        later batches are the same as without skipping.
 
     Yields
     ------
@@ -373,11 +377,11 @@ def epoch_batches(
     plan = _EpochPlan(patch_set, order, batch_size, int(seed), int(epoch), augment)
     n_steps = steps_per_epoch(len(patch_set), batch_size, max_steps)
     if threads == 0:
-        yield from map(plan.batch, range(n_steps))
+        yield from map(plan.batch, range(start, n_steps))
         return
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wsinuc-batches") as pool:
         pending: deque[Future[Batch]] = deque()
-        for step in range(n_steps):
+        for step in range(start, n_steps):
             pending.append(pool.submit(plan.batch, step))
             if len(pending) > threads:
                 yield pending.popleft().result()

@@ -322,6 +322,7 @@ def device_epoch_batches(
     augment: AugmentConfig,
     max_steps: int | None = None,
     random_crops: bool = True,
+    start: int = 0,
 ) -> Iterator[Batch]:
     """Yield the shuffled, augmented batches of one epoch, made on ``data.device``.
 
@@ -341,6 +342,8 @@ def device_epoch_batches(
     random_crops : bool
         Crop at a uniform random origin in the patch's mosaic; False takes the
         patch itself (the CPU path's crops).
+    start : int
+        Skip the first ``start`` batches (a run resumed inside an epoch).
 
     Yields
     ------
@@ -353,5 +356,5 @@ def device_epoch_batches(
     order_t = torch.from_numpy(order).to(data.device)
     draws = _epoch_draws(data, order_t, _epoch_generator(seed, epoch, data.device), augment, random_crops)
     plan = _DeviceEpoch(data, order_t, draws, batch_size, augment)
-    yield from map(plan.batch, range(steps_per_epoch(len(data), batch_size, max_steps)))
+    yield from map(plan.batch, range(start, steps_per_epoch(len(data), batch_size, max_steps)))
 

@@ -173,11 +173,12 @@ def validate_model(
     Returns
     -------
     dict
-        ``val_loss``, ``val_aji``, ``val_f1``: means over the images.
+        ``val_loss``, ``val_aji``, ``val_f1``, ``val_dice`` (foreground Dice of
+        the predicted instances): means over the images.
     """
     if len(val_data) == 0:
         raise ValueError("val_data holds no images")
-    losses, ajis, f1s = [], [], []
+    losses, ajis, f1s, dices = [], [], [], []
     for index, (image, instances) in enumerate(zip(val_data.images, val_data.instances)):
         extra = None if val_data.probabilities is None else val_data.probabilities[index]
         logits = predict_image_logits(
@@ -192,11 +193,19 @@ def validate_model(
         predicted = logits_to_instances(logits, seeded)
         ajis.append(aggregated_jaccard_index(instances, predicted))
         f1s.append(object_f1(instances, predicted))
+        dices.append(foreground_dice(instances > 0, predicted > 0))
     return {
         "val_loss": float(np.mean(losses)),
         "val_aji": float(np.mean(ajis)),
         "val_f1": float(np.mean(f1s)),
+        "val_dice": float(np.mean(dices)),
     }
+
+
+def foreground_dice(truth: np.ndarray, predicted: np.ndarray) -> float:
+    """Dice of two boolean masks (1.0 when both are empty)."""
+    total = int(truth.sum()) + int(predicted.sum())
+    return 1.0 if total == 0 else 2.0 * int(np.logical_and(truth, predicted).sum()) / total
 
 
 def logits_to_instances(

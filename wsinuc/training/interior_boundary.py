@@ -96,7 +96,7 @@ def variant_card(preset: str, config: TrainConfig) -> dict:
         return {}
     return {
         "postprocess": "seeded",
-        "seeded": seeded_parameters(config.boundary_width),
+        "seeded": seeded_parameters(config.boundary_width, config.mpp),
         "outputs": list(CLASS_NAMES),
         "boundary_width": config.boundary_width,
         "class_weights": {

@@ -27,15 +27,21 @@ def use_device_data(mode: str, device: torch.device) -> bool:
 
 
 def training_batches(
-    train_data: PatchSet | DevicePatchSet, config: TrainConfig, epoch: int
+    train_data: PatchSet | DevicePatchSet, config: TrainConfig, epoch: int,
+    steps: range | None = None,
 ) -> Iterator[Batch]:
     """The batches of one epoch from either loader (what the training loop iterates).
+
+    ``steps`` picks the positions ``steps.start`` to ``steps.stop - 1`` of the
+    epoch (a resumed run, the last epoch of a step budget); None takes them all.
 
     A :class:`DevicePatchSet` uses random crops when ``config.augment.flip_rotate``
     is on (geometry augmentation), the patch grid otherwise.
     """
     kwargs = dict(seed=config.seed, epoch=epoch, augment=config.augment,
                   max_steps=config.max_steps_per_epoch)
+    if steps is not None:
+        kwargs.update(start=steps.start, max_steps=steps.stop)
     if isinstance(train_data, DevicePatchSet):
         return device_epoch_batches(
             train_data, config.batch_size, random_crops=config.augment.flip_rotate, **kwargs

@@ -7,20 +7,28 @@
    ops on a training set resident on the device (``config.data_on_device``, on for
    CUDA by default; :mod:`wsinuc.training.device_data`),
 2. takes one AdamW step per batch with the learning rate of
-   :func:`wsinuc.training.schedule.learning_rate` (bf16 autocast on CUDA, or with ``precision="bf16"``),
+   :func:`wsinuc.training.schedule.learning_rate` over the run's total steps
+   (``config.total_steps``, or epochs x steps per epoch), in the precision of
+   :func:`wsinuc.training.precision.training_precision` (bf16 autocast on CUDA
+   and on CPUs with native bf16), and moves the averaged weights
+   (``config.ema_decay``); see :mod:`wsinuc.training.epoch`,
 3. every ``val_every`` epochs predicts the whole validation images and
-   scores AJI / object F1 (:func:`validate_model`), keeping the weights of the
-   best AJI in memory and in ``best.safetensors``,
+   scores loss / Dice / AJI / object F1 (:func:`validate_model`) with the
+   averaged weights when the run averages, keeping the weights of the best AJI
+   in memory and in ``best.safetensors``,
 4. with ``config.time_budget_s``, re-plans the number of epochs so the run
    ends within its budget (:func:`wsinuc.training.budget.planned_epochs`);
    the learning-rate schedule follows the plan, and the last planned epoch
    is always validated,
-5. rewrites ``log.csv`` and the checkpoint (:mod:`wsinuc.training.checkpoint`)
-   after each validated epoch (every ``val_every`` epochs and the last one).
+5. rewrites ``log.csv``, ``curve.png`` (with matplotlib) and the checkpoint
+   (:mod:`wsinuc.training.checkpoint`) after each validated epoch (every
+   ``val_every`` epochs and the last one); the checkpoint also every
+   ``checkpoint_minutes`` / ``checkpoint_steps``, inside epochs if need be.
 
-With ``resume=True`` a run restarts after the last checkpointed epoch with the
-same weights, optimiser moments, step counter and random states, so on a
-deterministic device it ends with the same weights as an uninterrupted run.
+With ``resume=True`` a run restarts from its last checkpoint (an epoch's end
+or a step inside one) with the same weights, averaged weights, optimiser
+moments, step counter and random states, so on a deterministic device it ends
+with bit-identical weights to an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import copy
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -37,25 +45,28 @@ from rich.progress import Progress
 from torch import nn
 
 from wsinuc.errors import OptionError
-from wsinuc.device import autocast, resolve_device
+from wsinuc.device import resolve_device
 from wsinuc.models import WeightsError, save_weights
+from wsinuc.training.averaging import init_ema
 from wsinuc.training.budget import Deadline, overshoot_message, planned_epochs
-from wsinuc.training.checkpoint import (
-    Checkpoint,
-    checkpoint_exists,
-    load_checkpoint,
-    save_checkpoint,
-)
+from wsinuc.training.checkpoint import checkpoint_exists, load_checkpoint
 from wsinuc.training.config import TrainConfig
-from wsinuc.training.data import (
-    PatchSet,
-    ValidationSet,
-    steps_per_epoch,
-)
+from wsinuc.training.data import PatchSet, ValidationSet
 from wsinuc.training.device_data import DevicePatchSet
-from wsinuc.training.loaders import prepare_training, training_batches
+from wsinuc.training.epoch import (
+    RunState,
+    averaged_weights,
+    cpu_copy,
+    epochs_for,
+    run_epoch,
+    write_checkpoint,
+)
 from wsinuc.training.evaluate import stage1_validation_set, validate_model
+from wsinuc.training.loaders import prepare_training
 from wsinuc.training.objective import LOSSES, batch_loss, loss_function
+from wsinuc.training.plot import write_curve
+from wsinuc.training.precision import training_precision
+from wsinuc.training.rng import restore_rng
 from wsinuc.training.run_files import (
     BEST_NAME,
     LOG_COLUMNS,
@@ -64,7 +75,6 @@ from wsinuc.training.run_files import (
     progress_bar,
     write_log,
 )
-from wsinuc.training.schedule import learning_rate
 from wsinuc.training.targets import seeded_parameters
 
 __all__ = ["LOG_COLUMNS", "LOG_NAME", "TrainResult", "batch_loss", "config_card",
@@ -101,19 +111,8 @@ class TrainResult:
     out_dir: Path | None
 
 
-@dataclass
-class _RunState:
-    """What changes during a run (local to one :func:`train_model` call)."""
-
-    epoch: int = 0
-    step: int = 0
-    planned: int = 1
-    epoch_seconds: list[float] = field(default_factory=list)
-    deadline: Deadline = field(default_factory=lambda: Deadline.after(None))
-    best_state: dict[str, torch.Tensor] = field(default_factory=dict)
-    best_epoch: int | None = None
-    best_metrics: dict[str, float] = field(default_factory=dict)
-    history: list[dict] = field(default_factory=list)
+_RunState = RunState  # the name the tests and older callers use
+_run_epoch = run_epoch  # one epoch of training; tests wrap it (interrupts, a fake clock)
 
 
 def _validate_training_inputs(
@@ -134,21 +133,11 @@ def _validate_training_inputs(
         raise ValueError("val_data holds no images; pass None to train without validation")
 
 
-def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-
-
-def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
-    state = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
 def _start_state(
-    model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig, device: torch.device
-) -> _RunState:
-    """Fresh state, or the one in ``out_dir`` when resuming."""
+    model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig, n_patches: int
+) -> RunState:
+    """Fresh state, or the one in ``out_dir`` when resuming (weights, averages, RNG restored)."""
+    device = next(model.parameters()).device
     out_dir = config.out_dir
     has_checkpoint = out_dir is not None and checkpoint_exists(out_dir)
     if has_checkpoint and not config.resume:
@@ -156,86 +145,55 @@ def _start_state(
             "--resume",
             f"{out_dir} already holds a training checkpoint; resume or choose another folder",
         )
+    epochs = epochs_for(config, n_patches)
+    ema = init_ema(model) if config.ema_decay > 0 else None
+    saved_at = (time.monotonic(), 0)
     if not has_checkpoint:
         torch.manual_seed(config.seed)
-        return _RunState(planned=config.epochs, best_state=_cpu_state(model))
+        return RunState(planned=epochs, best_state=cpu_copy(model.state_dict()), ema=ema,
+                        saved_at=saved_at)
     saved = load_checkpoint(out_dir)
     try:
         model.load_state_dict(saved.model_state)
         optimizer.load_state_dict(saved.optimizer_state)
+        if ema is not None:
+            model_ema = saved.ema_state or saved.model_state
+            ema = {k: model_ema[k].to(v.device, v.dtype) for k, v in ema.items()}
     except (RuntimeError, ValueError, KeyError) as error:
         problem = " ".join(str(error).split())[:200]
         message = f"the checkpoint does not fit this model ({problem})"
         raise WeightsError(out_dir, message) from error
-    torch.set_rng_state(saved.rng_state["torch"])
-    if device.type == "cuda" and "cuda" in saved.rng_state:
-        torch.cuda.set_rng_state(saved.rng_state["cuda"], device)
+    restore_rng(saved.rng_state, device)
     logger.info("resuming %s after epoch %d (step %d)", out_dir, saved.epoch, saved.step)
-    return _RunState(
+    return RunState(
         epoch=saved.epoch, step=saved.step,
-        planned=min(config.epochs, saved.planned_epochs or config.epochs),
+        planned=min(epochs, saved.planned_epochs or epochs),
         best_state=saved.best_state,
         best_epoch=saved.best_epoch, best_metrics=dict(saved.best_metrics),
-        history=list(saved.history),
+        history=list(saved.history), ema=ema, partial=dict(saved.partial_epoch),
+        saved_at=(saved_at[0], saved.step),
     )
 
 
-def _run_epoch(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    train_data: PatchSet | DevicePatchSet,
-    config: TrainConfig,
-    state: _RunState,
-    loss: str,
-    progress: Progress,
-) -> tuple[float, float]:
-    """Train one epoch in place; return (mean training loss, last learning rate)."""
-    device = next(model.parameters()).device
-    n_steps = steps_per_epoch(len(train_data), config.batch_size, config.max_steps_per_epoch)
-    total = state.planned * n_steps
-    batches = training_batches(train_data, config, state.epoch)
-    model.train()
-    losses, lr = [], config.lr
-    description = f"epoch {state.epoch + 1}/{state.planned}"
-    task = progress.add_task(description, total=n_steps, loss=math.nan)
-    for batch in batches:
-        lr = learning_rate(state.step, total, config)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        batch = batch.to(device)
-        with autocast(config.precision, device):
-            logits = model(batch.inputs)
-        value = batch_loss(logits, batch, loss, config.distill_weight)
-        optimizer.zero_grad(set_to_none=True)
-        value.backward()
-        optimizer.step()
-        state.step += 1
-        losses.append(value.detach())  # no host sync per step: the GPU queue stays full
-        shown = {"loss": float(losses[-1])} if len(losses) % 16 == 0 else {}
-        progress.update(task, advance=1, **shown)
-    progress.remove_task(task)
-    return float(torch.stack(losses).double().mean()), lr
-
-
-def _should_validate(state: _RunState, config: TrainConfig) -> bool:
+def _should_validate(state: RunState, config: TrainConfig) -> bool:
     return state.epoch % config.val_every == 0 or state.epoch >= state.planned
 
 
-def _replan(state: _RunState, config: TrainConfig) -> None:
+def _replan(state: RunState, config: TrainConfig) -> None:
     """Shrink (or restore) ``state.planned`` so the run fits ``config.time_budget_s``.
 
     Without a budget the plan stays as it started (``epochs``, or the plan a
     resumed checkpoint recorded), so resuming a budget-shortened run never
     extends it.
     """
-    if config.time_budget_s is None:
+    if config.time_budget_s is None or config.total_steps is not None:
         return
     state.planned = planned_epochs(
         state.epoch, config.epochs, state.deadline.remaining(), state.epoch_seconds
     )
 
 
-def _update_best(model: nn.Module, state: _RunState, metrics: dict[str, float] | None) -> bool:
+def _update_best(model: nn.Module, state: RunState, metrics: dict[str, float] | None) -> bool:
     """Keep the current weights when they beat the best validation AJI; True if they did."""
     if metrics is None:
         improved = state.best_epoch is None or not state.best_metrics
@@ -244,7 +202,7 @@ def _update_best(model: nn.Module, state: _RunState, metrics: dict[str, float] |
             "val_aji", -math.inf
         )
     if improved:
-        state.best_state = _cpu_state(model)
+        state.best_state = cpu_copy(model.state_dict() if state.ema is None else state.ema)
         state.best_epoch = state.epoch
         state.best_metrics = dict(metrics or {})
     return improved
@@ -255,7 +213,7 @@ def _train_and_validate(
     optimizer: torch.optim.Optimizer,
     data: tuple[PatchSet | DevicePatchSet, ValidationSet | None],
     config: TrainConfig,
-    state: _RunState,
+    state: RunState,
     loss: str,
     progress: Progress,
 ) -> dict:
@@ -266,17 +224,18 @@ def _train_and_validate(
     """
     train_data, val_data = data
     started = time.perf_counter()
-    train_loss, lr = _run_epoch(model, optimizer, train_data, config, state, loss, progress)
+    trained = _run_epoch(model, optimizer, train_data, config, state, loss, progress)
     state.epoch += 1
 
     def validate() -> dict[str, float] | None:
         if val_data is None:
             return None
-        return validate_model(
-            model, val_data, loss_function(loss), patch_size=config.patch_size,
-            device=next(model.parameters()).device, batch_size=config.batch_size,
-            precision=config.precision, seeded=seeded_parameters(config.boundary_width),
-        )
+        with averaged_weights(model, state) as evaluated:
+            return validate_model(
+                evaluated, val_data, loss_function(loss), patch_size=config.patch_size,
+                device=next(model.parameters()).device, batch_size=config.batch_size,
+                precision=config.precision, seeded=seeded_parameters(config.boundary_width, config.mpp),
+            )
 
     metrics = validate() if _should_validate(state, config) else None
     state.epoch_seconds.append(time.perf_counter() - started)
@@ -284,34 +243,28 @@ def _train_and_validate(
     if metrics is None and state.epoch >= state.planned:
         metrics = validate()
     return {
-        "epoch": state.epoch, "step": state.step, "train_loss": train_loss, **(metrics or {}),
-        "lr": lr, "seconds": round(time.perf_counter() - started, 3), "metrics": metrics,
+        "epoch": state.epoch, "step": state.step, **trained, **(metrics or {}),
+        "seconds": round(time.perf_counter() - started, 3), "metrics": metrics,
     }
 
 
 def _save_outputs(
-    model: nn.Module, optimizer: torch.optim.Optimizer, state: _RunState, config: TrainConfig,
+    model: nn.Module, optimizer: torch.optim.Optimizer, state: RunState, config: TrainConfig,
     loss: str, improved: bool,
 ) -> None:
     out_dir = config.out_dir
     if out_dir is None:
         return
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = next(model.parameters()).device
     write_log(out_dir / LOG_NAME, state.history)
+    write_curve(out_dir, LOG_NAME)
     if improved:
         best = copy.deepcopy(model).cpu()
         best.load_state_dict(state.best_state)
         card = {"best_epoch": state.best_epoch, "metrics": state.best_metrics, "loss": loss,
-                "training": config_card(config)}
+                "training": config_card(config), "averaged_weights": state.ema is not None}
         save_weights(best, out_dir / BEST_NAME, card)
-    save_checkpoint(out_dir, Checkpoint(
-        epoch=state.epoch, step=state.step, model_state=_cpu_state(model),
-        best_state=state.best_state, optimizer_state=optimizer.state_dict(),
-        rng_state=_rng_state(device), best_epoch=state.best_epoch,
-        best_metrics=state.best_metrics, history=state.history,
-        planned_epochs=state.planned if state.planned < config.epochs else None,
-    ))
+    write_checkpoint(model, optimizer, state, config)
 
 
 def train_model(
@@ -352,6 +305,7 @@ def train_model(
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
+    config = replace(config, precision=training_precision(config.precision, device))
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed 256-px patches: pick the fastest kernels once
     model = model.to(device).to(memory_format=torch.channels_last)  # 1.6x per CPU step
@@ -363,7 +317,7 @@ def train_model(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
         fused=device.type == "cuda",
     )
-    state = _start_state(model, optimizer, config, device)
+    state = _start_state(model, optimizer, config, len(train_data))
     state.deadline = deadline
     with progress_bar(config.progress) as progress:
         while state.epoch < state.planned:

@@ -21,9 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from wsinuc import datasets
 from wsinuc.errors import OptionError
-from wsinuc.device import precision_label, resolve_device
+from wsinuc.device import resolve_device
 from wsinuc.models import PRESETS, load_model
 from wsinuc.training.budget import Deadline, run_budget
 from wsinuc.training.cascade import (
@@ -36,43 +35,23 @@ from wsinuc.training.cascade import (
     write_card,
 )
 from wsinuc.training.config import TrainConfig
-from wsinuc.training.data import (
-    PatchSet,
-    ValidationSet,
-    make_patch_set,
-    make_validation_set,
-    with_probabilities,
-    with_teacher,
-)
+from wsinuc.training.data import with_probabilities, with_teacher
 from wsinuc.training.evaluate import validate_model
 from wsinuc.training.interior_boundary import stage2_loss, stage2_patches, variant_card
-from wsinuc.training.loop import TrainResult, config_card, loss_function, train_model
+from wsinuc.training.loop import TrainResult, loss_function, train_model
+from wsinuc.training.precision import training_precision
+from wsinuc.training.protocol_data import (  # noqa: F401  (re-exported: tests patch protocol.load_protocol_data)
+    SOURCE_MPP,
+    TRAINING_MPP,
+    VAL_FRACTION,
+    ProtocolData,
+    data_card,
+    device_name,
+    load_protocol_data,
+)
 from wsinuc.training.targets import seeded_parameters
+from wsinuc.training.warm_start import load_stage, shipped_stages
 
-VAL_FRACTION = 0.2
-
-
-@dataclass(frozen=True)
-class ProtocolData:
-    """Everything the protocol trains and validates on, in memory.
-
-    Attributes
-    ----------
-    train : PatchSet
-        MoNuSeg training patches (80% of the training images, by patient).
-    val : ValidationSet
-        The other 20%, as whole images.
-    tnbc : PatchSet or None
-        TNBC patches for pre-training stage 1 (None when pre-training is skipped).
-    train_ids, val_ids : tuple of str
-        The patient-level split.
-    """
-
-    train: PatchSet
-    val: ValidationSet
-    tnbc: PatchSet | None
-    train_ids: tuple[str, ...]
-    val_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -97,41 +76,6 @@ class CascadeResult:
     metrics: dict[str, float]
     stage1: TrainResult
     stage2: TrainResult
-
-
-def load_protocol_data(
-    data_root: Path, patch_size: int, seed: int, with_tnbc: bool
-) -> ProtocolData:
-    """Read MoNuSeg (and TNBC), split MoNuSeg 80/20 by patient, cut patches.
-
-    Parameters
-    ----------
-    data_root : Path
-        Folder holding ``monuseg/`` and ``tnbc/`` (see the data README).
-    patch_size : int
-        Patch side (256 in the paper).
-    seed : int
-        Seed of :func:`wsinuc.datasets.patient_split`.
-    with_tnbc : bool
-        Also load the TNBC images for pre-training.
-    """
-    monuseg, tnbc = Path(data_root) / "monuseg", Path(data_root) / "tnbc"
-    train_ids, val_ids = datasets.patient_split(
-        datasets.list_monuseg_ids(monuseg, "train"), val_fraction=VAL_FRACTION, seed=seed
-    )
-    train = [datasets.load_monuseg_image(monuseg, "train", i) for i in train_ids]
-    val = [datasets.load_monuseg_image(monuseg, "train", i) for i in val_ids]
-    tnbc_patches = None
-    if with_tnbc:
-        images = [datasets.load_tnbc_image(tnbc, i) for i in datasets.list_tnbc_ids(tnbc)]
-        tnbc_patches = make_patch_set(images, patch_size)
-    return ProtocolData(
-        train=make_patch_set(train, patch_size),
-        val=make_validation_set(val),
-        tnbc=tnbc_patches,
-        train_ids=tuple(train_ids),
-        val_ids=tuple(val_ids),
-    )
 
 
 @dataclass(frozen=True)
@@ -177,12 +121,15 @@ def _attach_teacher(data: ProtocolData, config: TrainConfig) -> ProtocolData:
 
 def stage_run_config(
     config: TrainConfig, out_dir: Path, name: str, epochs: int,
-    budget: ProtocolBudget | None = None,
+    budget: ProtocolBudget | None = None, pretraining: bool = False,
 ) -> TrainConfig:
-    """``config`` for one run of a protocol: its epochs, sub-folder ``out_dir/name``
-    and time budget (``budget.seconds_for(name)``; None without ``budget``)."""
-    seconds = None if budget is None else budget.seconds_for(name)
-    return dataclasses.replace(config, epochs=epochs, out_dir=out_dir / name, time_budget_s=seconds)
+    """``config`` for one run of a protocol: its epochs, sub-folder ``out_dir/name``,
+    time budget (``budget.seconds_for(name)``; None without ``budget``) and step
+    budget (``config.pretrain_steps`` for the TNBC ``pretraining`` run, else ``config.total_steps``)."""
+    seconds = None if budget is None or config.total_steps is not None else budget.seconds_for(name)
+    steps = config.pretrain_steps if pretraining else config.total_steps
+    return dataclasses.replace(config, epochs=epochs, out_dir=out_dir / name, time_budget_s=seconds,
+                               total_steps=steps)
 
 
 def pretrain_on_tnbc(
@@ -231,13 +178,6 @@ def _stage2_inputs(
                                "fold_epochs": list(oof.epochs)}
 
 
-def device_name(config: TrainConfig) -> str:
-    """Where the training ran and in which precision, e.g. ``"cpu (2 threads), bf16"``."""
-    device = resolve_device(config.device)
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
-    return f"{where}, {precision_label(config.precision, device)}"
-
-
 def train_cascade(
     data_root: str | Path,
     out_dir: str | Path,
@@ -254,7 +194,9 @@ def train_cascade(
        256-px patches with cached border weight maps; load TNBC. With
        ``config.teacher`` (distillation), attach the teacher's probabilities to
        the MoNuSeg patches; every MoNuSeg run then mixes in BCE against them.
-    2. Pre-train stage 1 on TNBC (weighted BCE; skipped when ``pretrain_tnbc_epochs == 0``).
+    2. Pre-train stage 1 on TNBC (weighted BCE; skipped when ``pretrain_tnbc_epochs == 0``
+       or with ``config.init_from``, whose stage 1 replaces it and whose stage 2
+       starts step 5: a warm start, :mod:`wsinuc.training.warm_start`).
     3. Fine-tune stage 1 on the MoNuSeg patches -> the final stage 1.
     4. Stage-2 training inputs: out-of-fold stage-1 probabilities (K = ``folds``
        fold models, each fine-tuned from the TNBC weights), or the final stage
@@ -292,23 +234,34 @@ def train_cascade(
     config = config or TrainConfig()
     _validate_protocol(preset, pretrain_tnbc_epochs, finetune_epochs, folds, config)
     deadline = Deadline.after(config.time_budget_s)
+    config = dataclasses.replace(
+        config, precision=training_precision(config.precision, resolve_device(config.device))
+    )
     out_dir = Path(out_dir)
     stage1_config, stage2_config = stage_configs(preset)
-    with_tnbc = pretrain_tnbc_epochs > 0
-    data = load_protocol_data(Path(data_root), config.patch_size, config.seed, with_tnbc)
+    shipped = None if config.init_from is None else shipped_stages(config.init_from)
+    with_tnbc = pretrain_tnbc_epochs > 0 and shipped is None
+    data = load_protocol_data(Path(data_root), config.patch_size, config.seed, with_tnbc,
+                              config.mpp, config.stain_normalisation)
     data = _attach_teacher(data, config)
     requested = (pretrain_tnbc_epochs, finetune_epochs, folds)
     budget = ProtocolBudget(deadline, _planned_work(data, requested, config))
 
     def run(name: str, epochs: int) -> TrainConfig:
-        return stage_run_config(config, out_dir, name, epochs, budget)
+        return stage_run_config(config, out_dir, name, epochs, budget, name == "stage1_tnbc")
 
     tnbc = None
-    if pretrain_tnbc_epochs > 0:
+    if with_tnbc:
         tnbc = pretrain_on_tnbc(data, stage1_config, run("stage1_tnbc", pretrain_tnbc_epochs))
 
     def make_stage1() -> nn.Module:
+        if shipped is not None:
+            return load_stage(build_stage(stage1_config, config.seed), shipped[0], config.init_from)
         return build_stage(stage1_config, config.seed, trained_state(tnbc))
+
+    stage2_start = build_stage(stage2_config, config.seed)
+    if shipped is not None:
+        load_stage(stage2_start, shipped[1], config.init_from)
 
     stage1 = train_model(
         make_stage1(), data.train, data.val, run("stage1", finetune_epochs), loss="weighted_bce"
@@ -318,7 +271,7 @@ def train_cascade(
     )
     stage2_data = stage2_patches(preset, with_probabilities(data.train, probabilities), config)
     stage2 = train_model(
-        build_stage(stage2_config, config.seed), stage2_data, data.val,
+        stage2_start, stage2_data, data.val,
         run("stage2", finetune_epochs), loss=stage2_loss(preset), stage1=stage1.model,
     )
     device = next(stage2.model.parameters()).device
@@ -326,10 +279,12 @@ def train_cascade(
     metrics = validate_model(
         cascade_model, data.val, loss_function(stage2_loss(preset)), patch_size=config.patch_size,
         device=device, batch_size=config.batch_size, precision=config.precision,
-        seeded=seeded_parameters(config.boundary_width),
+        seeded=seeded_parameters(config.boundary_width, config.mpp),
     )
     ran = {"pretrain_tnbc": epochs_run(tnbc), "finetune": epochs_run(stage1),
-           "stage2": epochs_run(stage2)}
+           "stage2": epochs_run(stage2),
+           "steps": {"pretrain_tnbc": 0 if tnbc is None else tnbc.steps, "finetune": stage1.steps,
+                     "stage2": stage2.steps}}
     card = _protocol_card(data, config, requested, ran, oof_card)
     final = {**card, **variant_card(preset, config)}
     write_card(stage1.model, out_dir / "stage1", {**card, "metrics": stage1.best_metrics})
@@ -363,32 +318,11 @@ def _protocol_card(
     pretrain, finetune, folds = requested
     return {
         **data_card(data, config),
-        "epochs": ran,
+        "epochs": {k: v for k, v in ran.items() if k != "steps"},
+        "steps": ran.get("steps"),
+        "warm_start": config.init_from,
         "epochs_requested": {"pretrain_tnbc": pretrain, "finetune": finetune, "stage2": finetune},
         "stage2_input": config.stage2_input,
         "folds": folds if config.stage2_input == "out-of-fold" else None,
         **oof_card,
-    }
-
-
-#: Pixel size of the training images (MoNuSeg and TNBC at 40x), um/px: the model's working resolution.
-TRAINING_MPP = 0.25
-
-
-def data_card(data: ProtocolData, config: TrainConfig) -> dict:
-    """Card fields shared by every protocol run: data, split, device, training settings."""
-    return {
-        "training_data": {
-            "pretraining": None if data.tnbc is None else (
-                f"TNBC (Naylor et al. 2018), {len(set(data.tnbc.image_ids))} tiles"
-            ),
-            "finetuning": "MoNuSeg 2018 training tiles (patient-level 80/20 split)",
-            "patches": len(data.train),
-            "patch_size": config.patch_size,
-        },
-        "split": {"seed": config.seed, "val_fraction": VAL_FRACTION,
-                  "train_ids": list(data.train_ids), "val_ids": list(data.val_ids)},
-        "device": device_name(config),
-        "training": config_card(config),
-        "mpp": TRAINING_MPP,
     }

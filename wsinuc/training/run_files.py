@@ -17,7 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from wsinuc.training.config import TrainConfig
 
-LOG_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_aji", "val_f1", "lr", "seconds")
+LOG_COLUMNS = ("epoch", "step", "train_loss", "train_dice", "val_loss", "val_dice", "val_aji",
+               "val_f1", "lr", "seconds", "steps_per_s", "outside_share")
 LOG_NAME = "log.csv"
 BEST_NAME = "best.safetensors"
 

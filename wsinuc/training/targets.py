@@ -179,15 +179,23 @@ def class_weight_map(classes: np.ndarray, boundary_weight: float = 3.0) -> np.nd
     return lookup[classes]
 
 
-def seeded_parameters(boundary_width: int = 2) -> dict[str, float | int]:
+#: Smallest seed kept at 0.25 um/px, in pixels (0.5 um^2); scaled by area at other pixel sizes.
+MIN_SEED_PX_AT_QUARTER_MICRON = 8
+
+
+def seeded_parameters(boundary_width: int = 2, mpp: float = 0.25) -> dict[str, float | int]:
     """Keyword arguments of :func:`wsinuc.instances.seeded_instances` for a model trained with ``boundary_width``.
 
     Seeds grow by ``ceil(1.5 * boundary_width) + 1`` 4-neighbour rings: a band
     ``w`` px wide (Euclidean) is up to ``sqrt(2) * w`` Manhattan steps deep on
     the diagonals, plus one ring of slack (width 2 -> 4 rings, the engine's
-    default). Threshold 0.5, seeds of fewer than 8 px dropped (the keys are
+    default). Threshold 0.5, seeds smaller than 0.5 um^2 dropped (8 px at the
+    working pixel size ``mpp`` = 0.25 um/px, 2 px at 0.5 um/px; the keys are
     :data:`wsinuc.instances.rules.SEEDED_PARAMETERS`; the rule opens no
     seeds). All lengths in working pixels.
     """
     width = validate_boundary_width(boundary_width)
-    return {"threshold": 0.5, "min_seed_size": 8, "max_expansion": math.ceil(1.5 * width) + 1}
+    if not mpp > 0:
+        raise ValueError(f"mpp must be > 0, got {mpp!r}")
+    min_seed = max(1, round(MIN_SEED_PX_AT_QUARTER_MICRON * (0.25 / mpp) ** 2))
+    return {"threshold": 0.5, "min_seed_size": min_seed, "max_expansion": math.ceil(1.5 * width) + 1}
