@@ -300,13 +300,17 @@ def print_table(title: str, rows: list[tuple[str, str]]) -> None:
 
 
 def engine_config(args: argparse.Namespace, model: str, outputs: tuple[str, ...]):
-    """The :class:`~wsinuc.config.SegmentConfig` of a benchmark run (tissue on, overwrite)."""
+    """The :class:`~wsinuc.config.SegmentConfig` of a benchmark run (tissue on, overwrite).
+
+    The network runs on the torch backend, as the model-only timings (:func:`model_only`) and
+    TIAToolbox do, so every ratio compares the same runtime; ``benchmarks/backends.py`` compares backends.
+    """
     from wsinuc.config import InferenceConfig, OutputConfig, RunConfig, SegmentConfig, TilingConfig
 
     return SegmentConfig(
         tiling=TilingConfig(chunk_size=args.chunk_size, halo=args.halo, tissue=True),
         inference=InferenceConfig(model=model, device=args.device, batch_size=args.batch_size,
-                                  precision=args.precision),
+                                  precision=args.precision, backend="torch"),
         output=OutputConfig(outputs=outputs, overwrite=True),
         run=RunConfig(scheduler=args.scheduler, workers=args.workers, progress=False),
     )
