@@ -21,7 +21,7 @@ def absolute(path: str | Path) -> Path:
 
 def absolute_model(model: str) -> str:
     """A weights path made absolute; ``auto`` and bundled model names unchanged."""
-    from wsinuc.models.weights import list_bundled_weights
+    from wsinuc.models.cards import list_bundled_weights
 
     if model == "auto" or model in list_bundled_weights():
         return model

@@ -61,7 +61,7 @@ def slide_layout(slide) -> dict:
 def weights_digests(model: str) -> tuple[str, ...]:
     """SHA-256 of each weights file of a bundled model name or a weights path (hashed, not read from the card)."""
     from wsinuc.inference.model_cache import weights_stem
-    from wsinuc.models.weights import CARD_SUFFIX, file_sha256, read_card, weight_files
+    from wsinuc.models.cards import CARD_SUFFIX, file_sha256, read_card, weight_files
 
     card_path = weights_stem(model).with_suffix(CARD_SUFFIX)
     return tuple(file_sha256(path) for path, _ in weight_files(read_card(card_path), card_path))
