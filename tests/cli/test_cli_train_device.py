@@ -6,31 +6,14 @@ import pytest
 from typer.testing import CliRunner
 
 from wsinuc.cli.app import app
-from wsinuc.training import protocol
 
 runner = CliRunner()
 
-
-class _Captured(Exception):
-    """Raised by the stand-in protocol to hand its TrainConfig back."""
-
-
-def _config_of(monkeypatch, tmp_path, *options):
-    def capture(data_root, out, preset, config, **kwargs):
-        raise _Captured(config)
-
-    monkeypatch.setattr(protocol, "train_cascade", capture)
-    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "o"), *options])
-    assert isinstance(result.exception, _Captured), result.output
-    return result.exception.args[0]
-
-
-def test_batch_size_auto_and_data_on_device_reach_the_config(monkeypatch, tmp_path):
-    config = _config_of(monkeypatch, tmp_path, "--batch-size", "auto", "--data-on-device", "on")
+def test_batch_size_auto_and_data_on_device_reach_the_config(train_config_of):
+    config = train_config_of("--batch-size", "auto", "--data-on-device", "on")
     assert config.auto_batch_size and config.batch_size == 8 and config.data_on_device == "on"
-    config = _config_of(monkeypatch, tmp_path, "--batch-size", "16")
+    config = train_config_of("--batch-size", "16")
     assert not config.auto_batch_size and config.batch_size == 16 and config.data_on_device == "auto"
-
 
 @pytest.mark.parametrize(
     "options, name",

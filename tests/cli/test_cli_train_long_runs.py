@@ -6,28 +6,13 @@ import pytest
 from typer.testing import CliRunner
 
 from wsinuc.cli.app import app
-from wsinuc.training import detach, protocol
+from wsinuc.training import detach
 
 runner = CliRunner()
 
 
-class _Captured(Exception):
-    """Raised by the stand-in protocol to hand its TrainConfig back."""
-
-
-def _config_of(monkeypatch, tmp_path, *options):
-    def capture(data_root, out, preset, config, **kwargs):
-        raise _Captured(config)
-
-    monkeypatch.setattr(protocol, "train_cascade", capture)
-    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "o"), *options])
-    assert isinstance(result.exception, _Captured), result.output
-    return result.exception.args[0]
-
-
-def test_long_run_options_reach_the_config(monkeypatch, tmp_path):
-    config = _config_of(
-        monkeypatch, tmp_path, "--steps", "4000", "--pretrain-steps", "500", "--checkpoint-minutes", "3",
+def test_long_run_options_reach_the_config(train_config_of):
+    config = train_config_of("--steps", "4000", "--pretrain-steps", "500", "--checkpoint-minutes", "3",
         "--checkpoint-steps", "200", "--ema-decay", "0.999", "--mpp", "0.5", "--hed-sigma", "0.1",
         "--stain-normalisation", "macenko", "--init-from", "cascade-ib-lite",
     )
