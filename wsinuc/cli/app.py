@@ -15,10 +15,10 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from wsinuc import __version__
 from wsinuc.cli.errors import EXIT_SLIDES_FAILED, reports_errors
+from wsinuc.cli.report import info_table, print_slide, print_summary
 from wsinuc.config import (
     ALL_OUTPUTS,
     InferenceConfig,
@@ -38,12 +38,10 @@ app = typer.Typer(
 )
 console = Console(stderr=False)
 
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"wsinuc {__version__}")
         raise typer.Exit()
-
 
 @app.callback()
 def _root(
@@ -52,7 +50,6 @@ def _root(
     ] = False,
 ) -> None:
     """wsinuc: nucleus segmentation for whole-slide images."""
-
 
 @app.command()
 @reports_errors
@@ -69,25 +66,7 @@ def info(
     if as_json:
         typer.echo(json.dumps(description, indent=2, default=str))
         return
-    console.print(_info_table(description))
-
-
-def _info_table(description: dict) -> Table:
-    table = Table(title=str(description.get("path", "")), show_header=False)
-    width, height = description["dimensions"]
-    mpp = description.get("mpp")
-    mpp_text = f"{mpp[0]:.4g} x {mpp[1]:.4g} um/px" if mpp else "unknown (pass --mpp)"
-    power = description.get("objective_power")
-    table.add_row("size", f"{width} x {height} px")
-    table.add_row("mpp", mpp_text)
-    table.add_row("magnification", f"{power:g}x" if power else "unknown")
-    table.add_row("vendor", str(description.get("vendor")))
-    table.add_row("backend", str(description.get("backend")))
-    for index, level in enumerate(description.get("levels", [])):
-        (lw, lh), down = level["dimensions"], level["downsample"]
-        table.add_row(f"level {index}", f"{lw} x {lh} px (downsample {down:.4g})")
-    return table
-
+    console.print(info_table(description))
 
 def _parse_region(text: Optional[str]) -> Optional[tuple[int, int, int, int]]:
     if text is None:
@@ -99,7 +78,6 @@ def _parse_region(text: Optional[str]) -> Optional[tuple[int, int, int, int]]:
     if len(values) != 4:
         raise OptionError("--region", f"expected X,Y,W,H in level-0 pixels, got {text!r}")
     return values  # type: ignore[return-value]
-
 
 @app.command()
 @reports_errors
@@ -153,35 +131,13 @@ def segment(
     )
     typed = {str(cohort.absolute(slide)): str(slide) for slide in slides}
     summary = cohort.segment_cohort(slides, out, config, RichReporter(enabled=not quiet),
-                                    lambda entry: _print_slide(entry, typed))
+                                    lambda entry: print_slide(console, entry, typed))
     if len(slides) > 1:
-        _print_summary(summary, typed)
+        print_summary(console, summary, typed)
     if summary["counts"]["done"]:
         console.print("Open in QuPath: drag the slide in, then drag nuclei.geojson onto it (File > Import objects).")
     if summary["counts"]["done"] < len(slides):
         raise typer.Exit(EXIT_SLIDES_FAILED)
-
-
-def _print_slide(entry: dict, typed: dict[str, str]) -> None:
-    """One line per slide as it finishes: its nuclei, or why it failed or was skipped (stderr)."""
-    slide = typed.get(entry["slide"], entry["slide"])
-    if entry["status"] == "done":
-        console.print(f"{slide}: {entry['nuclei']} nuclei in {entry['seconds']:.1f} s -> {entry['out_dir']}/",
-                      highlight=False)
-    else:
-        typer.echo(f"wsinuc: {entry['status']}: {slide}: {entry['reason']}", err=True)
-
-
-def _print_summary(summary: dict, typed: dict[str, str]) -> None:
-    """The end-of-run summary of a cohort: counts, then each failed or skipped slide and why."""
-    counts = summary["counts"]
-    console.print(f"{counts['done']} done, {counts['failed']} failed, {counts['skipped']} skipped "
-                  f"-> {Path(summary['out_dir']) / 'wsinuc-summary.json'}", highlight=False)
-    for entry in summary["slides"]:
-        if entry["status"] != "done":
-            slide = typed.get(entry["slide"], entry["slide"])
-            console.print(f"  {entry['status']}: {slide}: {entry['reason']}", highlight=False, markup=False)
-
 
 def _train_batch_size(value: str) -> int:
     """``--batch-size``: a positive integer, or ``auto`` (8 until probed on CUDA)."""
@@ -190,7 +146,6 @@ def _train_batch_size(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise OptionError("--batch-size", f"must be a positive integer or auto, got {value!r}")
     return int(value)
-
 
 @app.command()
 @reports_errors
@@ -279,7 +234,6 @@ def train(
     console.print(f"weights: {result.weights_path}")
     console.print(json.dumps(result.metrics, indent=2, default=str))
 
-
 def _train_augment(augment_type: type, hed_sigma: float, hed_bias: float):
     """``AugmentConfig`` with the HED stain jitter of ``--hed-sigma`` / ``--hed-bias``."""
     for name, value in (("--hed-sigma", hed_sigma), ("--hed-bias", hed_bias)):
@@ -287,10 +241,8 @@ def _train_augment(augment_type: type, hed_sigma: float, hed_bias: float):
             raise OptionError(name, f"must be in [0, 1), got {value}")
     return augment_type(hed_sigma=hed_sigma, hed_bias=hed_bias)
 
-
 benchmark_app = typer.Typer(help="Accuracy and speed benchmarks.", no_args_is_help=True)
 app.add_typer(benchmark_app, name="benchmark")
-
 
 @benchmark_app.command("monuseg")
 @reports_errors
@@ -336,7 +288,6 @@ def benchmark_monuseg(
                                        "precision": precision, "backend": backend, "tta": tta, "models": names})
     console.print(summary_markdown(summary, f"MoNuSeg {split} ({protocol} protocol)"))
 
-
 @benchmark_app.command("table1")
 @reports_errors
 def benchmark_table1(
@@ -379,7 +330,6 @@ def benchmark_table1(
                                             "models": [dataclasses.asdict(s) for s in specs]})
     console.print(markdown)
 
-
 def main() -> None:
     """Console-script entry point.
 
@@ -397,7 +347,6 @@ def main() -> None:
     except SystemExit as done:
         code = done.code
     _exit_now(code)
-
 
 def _exit_now(code: object) -> None:
     """Flush, then end the process with ``code`` (as :class:`SystemExit` reads it) at once."""
