@@ -60,50 +60,31 @@ def fake_clock(monkeypatch):
 
 
 @contextlib.contextmanager
-def _interrupted_at_epoch(monkeypatch, epoch: int):
-    """Training inside the block is interrupted (KeyboardInterrupt) when its ``epoch``-th epoch starts."""
-    real_run_epoch, calls = loop._run_epoch, []
+def _interrupted_at_call(monkeypatch, module, name: str, call: int):
+    """Training inside the block is interrupted (KeyboardInterrupt) as its ``call``-th ``module.name(...)`` starts."""
+    real, calls = getattr(module, name), []
 
-    def run_epoch(*args, **kwargs):
+    def interrupting(*args, **kwargs):
         calls.append(1)
-        if len(calls) == epoch:
+        if len(calls) == call:
             raise KeyboardInterrupt
-        return real_run_epoch(*args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "_run_epoch", run_epoch)
+    monkeypatch.setattr(module, name, interrupting)
     try:
         with pytest.raises(KeyboardInterrupt):
             yield
     finally:
-        monkeypatch.setattr(loop, "_run_epoch", real_run_epoch)
+        monkeypatch.setattr(module, name, real)
 
 
 @pytest.fixture
 def interrupt_at_epoch(monkeypatch):
     """``with interrupt_at_epoch(n): train(...)``: a kill as epoch ``n`` starts, asserted to happen."""
-    return functools.partial(_interrupted_at_epoch, monkeypatch)
-
-
-@contextlib.contextmanager
-def _interrupted_at_step(monkeypatch, step: int):
-    """Training inside the block is interrupted (KeyboardInterrupt) as its ``step``-th optimiser step starts."""
-    real_step, calls = epoch_module.train_step, []
-
-    def train_step(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == step:
-            raise KeyboardInterrupt
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(epoch_module, "train_step", train_step)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            yield
-    finally:
-        monkeypatch.setattr(epoch_module, "train_step", real_step)
+    return functools.partial(_interrupted_at_call, monkeypatch, loop, "_run_epoch")
 
 
 @pytest.fixture
 def interrupt_at_step(monkeypatch):
     """``with interrupt_at_step(n): train(...)``: a kill inside an epoch, before step ``n``, asserted to happen."""
-    return functools.partial(_interrupted_at_step, monkeypatch)
+    return functools.partial(_interrupted_at_call, monkeypatch, epoch_module, "train_step")
