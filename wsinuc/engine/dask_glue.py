@@ -41,20 +41,6 @@ def dask_client(run: RunConfig) -> Iterator[Any]:
         yield client
 
 
-def run_tasks(
-    client: Any,
-    task: Callable[..., dict],
-    shared: Any,
-    items: Sequence[Any],
-    on_done: Callable[[dict], None],
-) -> list[dict]:
-    """Run ``task(shared, item)`` for every item; call ``on_done`` as each finishes.
-
-    The first failing task cancels the rest and its exception is raised.
-    """
-    return collect_tasks(client, submit_tasks(client, task, shared, items), on_done)
-
-
 def submit_tasks(client: Any, task: Callable[..., dict], shared: Any, items: Sequence[Any]) -> list[Any]:
     """Submit ``task(shared, item)`` for every item without waiting; return the futures.
 
