@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from shapely.geometry import box
 
-from wsinuc.writers.overlay import draw_overlay, resize_nearest, save_png
+from wsinuc.writers.overlay import draw_overlay, inner_boundaries, resize_nearest, save_png
 
 GREY = 200
 RED = (255, 0, 0)
@@ -72,6 +72,21 @@ def test_thumbnail_must_be_rgb_uint8():
 def test_a_float_array_is_not_taken_for_a_label_image(thumbnail):
     with pytest.raises(ValueError, match="list"):
         draw_overlay(thumbnail, np.zeros((5, 2)))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_inner_boundaries_equal_scikit_image_find_boundaries(seed):
+    from skimage.segmentation import find_boundaries
+
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        labels = rng.integers(0, 4, size=(int(rng.integers(1, 12)), int(rng.integers(1, 12))))
+        np.testing.assert_array_equal(inner_boundaries(labels), find_boundaries(labels, mode="inner"))
+
+
+def test_inner_boundaries_refuse_a_stack():
+    with pytest.raises(ValueError, match="2-D"):
+        inner_boundaries(np.zeros((2, 3, 3), dtype=int))
 
 
 def test_resize_nearest_repeats_pixels():
