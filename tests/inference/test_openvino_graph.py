@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,11 +121,11 @@ def test_a_card_without_classes_means_one_class_as_in_the_registry():
 
 
 def test_weights_that_do_not_fit_the_card_raise_naming_the_card(tiny_cascade, tmp_path):
-    card = json.loads(open(tiny_cascade + ".json").read())
+    card = json.loads(Path(tiny_cascade + ".json").read_text())
     card["config"]["stage2_width"] = 8
     stem = tmp_path / "edited"
     (tmp_path / "edited.json").write_text(json.dumps(card))
-    (tmp_path / "edited.safetensors").write_bytes(open(tiny_cascade + ".safetensors", "rb").read())
+    (tmp_path / "edited.safetensors").write_bytes(Path(tiny_cascade + ".safetensors").read_bytes())
     with pytest.raises(WsinucError, match=r"edited\.json: cannot load into the card's config: .*stage2"):
         build_openvino_model(str(stem))
 

@@ -33,8 +33,12 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wsinuc.models.cards import file_sha256, weights_sha256
+
+if TYPE_CHECKING:
+    import openvino
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +151,7 @@ def write_openvino_model(model: str, xml_path: Path) -> None:
     openvino.save_model(built, str(xml_path), compress_to_fp16=False)
 
 
-def convert_torch_model(model: str):
+def convert_torch_model(model: str) -> openvino.Model:
     """The torch network of ``model`` followed by its probability maps, traced and converted by OpenVINO.
 
     Returns

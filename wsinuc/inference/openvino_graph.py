@@ -80,17 +80,22 @@ def lite_cascade_layout(card: Mapping[str, Any]) -> LiteCascadeLayout | None:
         return None
     if config["name"] != "cascade" or config["stage2_encoder"] != LITE_ENCODER:
         return None
-    decoder = config["stage2_decoder_channels"]
     classes = config.get("classes", OPTIONAL_KEYS["classes"])
-    widths = [config["stage1_width"], config["stage2_width"], *(decoder if isinstance(decoder, list) else [])]
-    valid = (all(_is_positive_int(value) for value in widths) and isinstance(decoder, list)
-             and len(decoder) == len(VGG16_CONVS_PER_STAGE)
-             and _is_positive_int(config["stage1_depth"]) and config["stage1_depth"] <= MAX_STAGE1_DEPTH
-             and _is_positive_int(classes) and classes in OUTPUT_CLASSES)
-    if not valid:
+    if not _valid_sizes(config, classes):
         return None
     return LiteCascadeLayout(config["stage1_width"], config["stage1_depth"], config["stage2_width"],
-                             tuple(decoder), classes)
+                             tuple(config["stage2_decoder_channels"]), classes)
+
+
+def _valid_sizes(config: Mapping[str, Any], classes: object) -> bool:
+    """Positive integer widths, five decoder widths, a depth of 1 to 6 and 1 or 3 classes."""
+    decoder = config["stage2_decoder_channels"]
+    if not isinstance(decoder, list) or len(decoder) != len(VGG16_CONVS_PER_STAGE):
+        return False
+    widths = [config["stage1_width"], config["stage2_width"], *decoder]
+    depth = config["stage1_depth"]
+    return (all(_is_positive_int(width) for width in widths) and _is_positive_int(depth)
+            and depth <= MAX_STAGE1_DEPTH and _is_positive_int(classes) and classes in OUTPUT_CLASSES)
 
 
 def can_build_directly(card: Mapping[str, Any]) -> bool:
