@@ -1,11 +1,13 @@
-"""The OpenVINO model of a weights file, converted once and cached on disk.
+"""The OpenVINO model of a weights file, built or converted once and cached on disk.
 
-``openvino.convert_model`` turns the torch network (followed by
-:func:`~wsinuc.inference.torch_backend.probability_maps`, so the converted
-model returns the very maps the engine post-processes) into an OpenVINO
-model with dynamic batch, height and width. It is saved as ``model.xml`` +
-``model.bin`` (float32; the inference precision is chosen when compiling)
-in the user cache folder:
+The model returns the very maps the engine post-processes (the network
+followed by :func:`~wsinuc.inference.torch_backend.probability_maps`) for
+inputs of dynamic batch, height and width. A cascade with a ``vgg16_lite``
+stage 2 (the bundled lite models) is built straight from its weights with
+OpenVINO's opset API (:mod:`~wsinuc.inference.openvino_graph`, no torch);
+any other network is converted from torch by ``openvino.convert_model``.
+It is saved as ``model.xml`` + ``model.bin`` (float32; the inference
+precision is chosen when compiling) in the user cache folder:
 
 * ``$WSINUC_CACHE_DIR`` when set (the tests use a temporary folder);
 * else ``$XDG_CACHE_HOME/wsinuc``, ``~/.cache/wsinuc`` on Linux,
@@ -16,7 +18,8 @@ SHA-256 (from the model card), the OpenVINO version and
 :data:`CONVERSION_VERSION`. A folder is written under a temporary name and
 renamed when complete; ``meta.json`` records the SHA-256 of both files, so a
 corrupt or stale entry is rebuilt with a warning, never used. Finding a
-cached model imports neither torch nor the model code.
+cached model, or building a lite cascade's, imports neither torch nor the
+model code.
 """
 
 from __future__ import annotations
@@ -30,13 +33,18 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wsinuc.models.cards import file_sha256, weights_sha256
+
+if TYPE_CHECKING:
+    import openvino
 
 log = logging.getLogger(__name__)
 
 #: Bump when the converted graph changes (wrapper, input layout), to retire older cache entries.
-CONVERSION_VERSION = 1
+#: 2: the lite cascades are built from their weights (openvino_graph), not converted from torch.
+CONVERSION_VERSION = 2
 #: Side of the example input traced by the conversion (small: tracing cost grows with it).
 EXAMPLE_SIDE = 32
 FILES = ("model.xml", "model.bin")
@@ -124,7 +132,33 @@ def _convert_into(model: str, entry: Path) -> Path:
 
 
 def write_openvino_model(model: str, xml_path: Path) -> None:
-    """Convert ``model`` (bundled name or weights path) with ``openvino.convert_model`` and save it (f32)."""
+    """Write ``model``'s (bundled name or weights path) OpenVINO model (f32) to ``xml_path`` and its ``.bin``.
+
+    A cascade with a ``vgg16_lite`` stage 2 (the bundled lite models) is built
+    straight from its weights, without torch
+    (:mod:`~wsinuc.inference.openvino_graph`); any other network is
+    converted from torch (:func:`convert_torch_model`).
+    """
+    import openvino
+
+    from wsinuc.inference.model_cache import load_card
+    from wsinuc.inference.openvino_graph import build_openvino_model, can_build_directly
+
+    if can_build_directly(load_card(model)):
+        built = build_openvino_model(model)
+    else:
+        built = convert_torch_model(model)
+    openvino.save_model(built, str(xml_path), compress_to_fp16=False)
+
+
+def convert_torch_model(model: str) -> openvino.Model:
+    """The torch network of ``model`` followed by its probability maps, traced and converted by OpenVINO.
+
+    Returns
+    -------
+    openvino.Model
+        Input (N, 3, H, W) float RGB in [0, 1] of dynamic batch, height and width.
+    """
     import openvino
     import torch
 
@@ -138,5 +172,4 @@ def write_openvino_model(model: str, xml_path: Path) -> None:
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks, constant for any input
         warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.trace: still what convert_model reads best
         traced = torch.jit.trace(wrapper, example, check_trace=False)
-        converted = openvino.convert_model(traced, input=[openvino.PartialShape([-1, 3, -1, -1])])
-    openvino.save_model(converted, str(xml_path), compress_to_fp16=False)
+        return openvino.convert_model(traced, input=[openvino.PartialShape([-1, 3, -1, -1])])

@@ -14,6 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from wsinuc.errors import WsinucError
 
 WEIGHTS_SUFFIX = ".safetensors"
@@ -44,6 +46,54 @@ def weights_sha256(card: dict[str, Any]) -> str | list[str] | None:
     if "shards" in card:
         return [shard["sha256"] for shard in card["shards"]]
     return card.get("sha256")
+
+
+def verified_weight_files(card: dict[str, Any], card_path: str | Path) -> list[Path]:
+    """The weights files of a card, each checked to exist and to match the SHA-256 the card records.
+
+    Raises
+    ------
+    WeightsError
+        A file is missing or its SHA-256 differs from the card's.
+    """
+    files = []
+    for file, expected in weight_files(card, card_path):
+        if not file.is_file():
+            raise WeightsError(file, "weights file not found")
+        digest = file_sha256(file)
+        if digest != expected:
+            raise WeightsError(file, f"sha256 {digest} does not match {expected} in {Path(card_path).name}")
+        files.append(file)
+    return files
+
+
+def load_numpy_state(card_path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The tensors of a saved model as numpy arrays (as stored, float16 mostly) and its card; no torch.
+
+    The same checks as :func:`wsinuc.models.weights.load_weights` (SHA-256,
+    readable safetensors, finite values), without building a network.
+
+    Raises
+    ------
+    WeightsError
+        Missing or corrupt file, SHA-256 mismatch, NaN or infinite values.
+    """
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    card = read_card(card_path)
+    state: dict[str, np.ndarray] = {}
+    for file in verified_weight_files(card, card_path):
+        try:
+            tensors = load_file(str(file))
+        except SafetensorError as error:
+            raise WeightsError(file, f"not a safetensors file ({error})") from error
+        broken = [key for key, value in tensors.items()
+                  if np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all()]
+        if broken:
+            raise WeightsError(file, f"{len(broken)} tensor(s) hold NaN or infinite values, e.g. {broken[0]!r}")
+        state.update(tensors)
+    return state, card
 
 
 def saved_weights_exist(path: str | Path) -> bool:

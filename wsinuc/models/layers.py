@@ -12,24 +12,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-EXTRA_CHANNEL_MEAN = 0.5
-EXTRA_CHANNEL_STD = 0.5
-
-
-def default_mean_std(in_channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and std for an input of RGB plus extra channels.
-
-    The first three channels use the ImageNet statistics; any further channel
-    (the stage-1 probability of the cascade) maps [0, 1] to [-1, 1].
-    """
-    if in_channels < 1:
-        raise ValueError(f"in_channels must be >= 1, got {in_channels}")
-    extra = in_channels - len(IMAGENET_MEAN)
-    mean = IMAGENET_MEAN[:in_channels] + (EXTRA_CHANNEL_MEAN,) * max(extra, 0)
-    std = IMAGENET_STD[:in_channels] + (EXTRA_CHANNEL_STD,) * max(extra, 0)
-    return mean, std
+from wsinuc.models.layout import (  # noqa: F401 - re-exported: the layers' public constants
+    EXTRA_CHANNEL_MEAN,
+    EXTRA_CHANNEL_STD,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    default_mean_std,
+)
 
 
 class Normalize(nn.Module):

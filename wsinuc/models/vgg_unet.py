@@ -31,13 +31,10 @@ from wsinuc.models.layers import (
     validate_input,
     validate_width,
 )
+from wsinuc.models.layout import LITE_ENCODER, OUTPUT_CLASSES, VGG16_CONVS_PER_STAGE, VGG16_WIDTH_FACTORS
 
-LITE_ENCODER = "vgg16_lite"
 DEFAULT_DECODER_CHANNELS = (256, 128, 64, 32, 16)
-VGG16_CONVS_PER_STAGE = (2, 2, 3, 3, 3)
-VGG16_WIDTH_FACTORS = (1, 2, 4, 8, 8)
 INPUT_MULTIPLE = 32
-OUTPUT_CLASSES = (1, 3)
 
 
 class SmpUnet(nn.Module):

@@ -44,6 +44,7 @@ from wsinuc.models.cards import (
     read_card,
     saved_weights_exist,
     stem_paths,
+    verified_weight_files,
     weight_files,
     weights_not_found,
     weights_sha256,
@@ -187,12 +188,7 @@ def load_weights(
     weights_path, card_path = stem_paths(path)
     card = read_card(card_path)
     state: dict[str, torch.Tensor] = {}
-    for file, expected in weight_files(card, card_path):
-        if not file.is_file():
-            raise WeightsError(file, "weights file not found")
-        digest = file_sha256(file)
-        if digest != expected:
-            raise WeightsError(file, f"sha256 {digest} does not match {expected} in {card_path.name}")
+    for file in verified_weight_files(card, card_path):
         try:
             tensors = load_file(str(file), device="cpu")
         except SafetensorError as error:
