@@ -173,8 +173,11 @@ class RunConfig:
 
     ``auto`` is 4 worker processes on CUDA (reading and post-processing of
     some batches overlap the inference of others without sharing one GIL;
-    each process loads the model once) and 1 thread on the CPU (where torch
-    already uses every core). ``workers=0`` means that automatic count.
+    each process loads the model once), 2 threads on the CPU with OpenVINO
+    (one OpenVINO stream each, so one thread post-processes while the other
+    infers) and 1 thread on the CPU with torch (whose forward already uses
+    every core); see :func:`wsinuc.engine.dask_glue.resolve_execution`.
+    ``workers=0`` means that automatic count.
 
     For several slides (a cohort): ``skip_unreadable`` segments the readable
     ones when some inputs cannot be opened (otherwise nothing starts), and

@@ -91,3 +91,16 @@ def test_the_cache_folder_follows_the_environment(monkeypatch, tmp_path):
         assert cache_dir() == tmp_path / "xdg" / "wsinuc"
     monkeypatch.setenv("WSINUC_CACHE_DIR", str(tmp_path / "mine"))
     assert cache_dir() == tmp_path / "mine"
+
+
+def test_two_streams_called_from_two_threads_give_the_maps_of_one_stream(tiny_model):
+    from concurrent.futures import ThreadPoolExecutor
+
+    one = Predictor(OpenVinoBackend(openvino_model_path(tiny_model), "fp32"))
+    two = Predictor(OpenVinoBackend(openvino_model_path(tiny_model), "fp32", streams=2))
+    with ThreadPoolExecutor(2) as pool:
+        maps = list(pool.map(two.predict, [_tiles(seed) for seed in range(4)]))
+    for seed, got in enumerate(maps):
+        np.testing.assert_allclose(got, one.predict(_tiles(seed)), atol=1e-5)
+    with pytest.raises(ValueError, match="streams must be at least 1"):
+        OpenVinoBackend(openvino_model_path(tiny_model), "fp32", streams=0)

@@ -102,7 +102,7 @@ def segment(
     postprocess: Annotated[str, typer.Option(help="auto (the model card's choice), opening (paper), watershed, or seeded (interior/boundary models).")] = "auto",
     tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Test-time augmentation: average the 8 flips/rotations of each tile (~8x the network time).")] = False,
     scheduler: Annotated[str, typer.Option(help="auto (processes on GPU, threads on CPU), threads, processes or a dask scheduler address (tcp://host:port).")] = "auto",
-    workers: Annotated[int, typer.Option(help="Worker threads or processes (0 = auto: 4 on GPU, 1 on CPU).")] = 0,
+    workers: Annotated[int, typer.Option(help="Worker threads or processes (0 = auto: 4 on GPU, 2 on CPU with OpenVINO, 1 with torch).")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run, skipping finished chunks.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs.")] = False,
     skip_unreadable: Annotated[bool, typer.Option("--skip-unreadable", help="Several slides: segment the readable ones when some cannot be opened (otherwise nothing starts).")] = False,

@@ -14,9 +14,42 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from dataclasses import replace
+
 from wsinuc.config import RunConfig
+from wsinuc.inference.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+#: Local workers of ``--scheduler auto`` when ``--workers`` is 0 (auto), per kind of runtime.
+AUTO_WORKERS = {"cuda": 4, "openvino": 2, "torch": 1}
+
+
+def resolve_execution(run: RunConfig, runtime: Runtime) -> RunConfig:
+    """``run`` with ``auto`` scheduler and worker count made concrete for ``runtime``.
+
+    * CUDA: 4 worker processes (reading and post-processing of some batches
+      overlap the inference of others without sharing one GIL);
+    * CPU with OpenVINO: 2 threads sharing one compiled model with one
+      inference stream each, so one thread's forward pass runs while the
+      other post-processes;
+    * CPU with torch: 1 thread (torch's forward already uses every core).
+
+    A scheduler address is returned unchanged.
+    """
+    kind = "cuda" if runtime.device.startswith("cuda") else runtime.backend
+    if run.scheduler == "auto":
+        run = replace(run, scheduler="processes" if kind == "cuda" else "threads")
+    if not run.workers:
+        run = replace(run, workers=AUTO_WORKERS[kind])
+    return run
+
+
+def openvino_streams(run: RunConfig, runtime: Runtime) -> Runtime:
+    """``runtime`` with one OpenVINO stream per thread worker of the (resolved) local ``run``."""
+    if runtime.backend != "openvino" or run.scheduler != "threads":
+        return runtime
+    return replace(runtime, streams=max(1, run.workers))
 
 
 @contextlib.contextmanager

@@ -19,9 +19,10 @@ from PIL import Image
 
 from wsinuc.config import SegmentConfig
 from wsinuc.engine.chunk_task import ChunkContext, working_shape
+from wsinuc.engine.dask_glue import openvino_streams, resolve_execution
 from wsinuc.errors import OptionError
 from wsinuc.inference.model_cache import load_card, resolve_model_name
-from wsinuc.inference.runtime import resolve_device_name, resolve_runtime
+from wsinuc.inference.runtime import Runtime, resolve_device_name, resolve_runtime
 from wsinuc.instances import InstanceRule
 from wsinuc.slide import open_slide, require_mpp, tissue_mask
 from wsinuc.slide.resample import grid_scale
@@ -87,7 +88,7 @@ def plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan:
         thumbnail = slide.thumbnail(THUMBNAIL_SIZE) if tiling.tissue else None
     model = resolve_model_name(inference.model, inference.device)
     card = load_card(model)
-    runtime = resolve_runtime(inference.device, inference.backend, inference.precision, model)
+    runtime = config_runtime(config)
     target = inference.target_mpp or float(card.get("mpp", DEFAULT_TARGET_MPP))
     level0_mpp = float(np.mean(mpp))
     scale = working_scale(level0_mpp, target)
@@ -106,6 +107,14 @@ def plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan:
     )
     return RunPlan(out_dir / slide_path.stem, context, tuple(tiles), chunk_size, halo, (height, width), mpp, card,
                    thumbnail)
+
+
+def config_runtime(config: SegmentConfig) -> Runtime:
+    """The run's :class:`Runtime`: device, backend and precision, and one OpenVINO stream per thread worker."""
+    inference = config.inference
+    model = resolve_model_name(inference.model, inference.device)
+    runtime = resolve_runtime(inference.device, inference.backend, inference.precision, model)
+    return openvino_streams(resolve_execution(config.run, runtime), runtime)
 
 
 def working_scale(level0_mpp: float, target_mpp: float) -> float:

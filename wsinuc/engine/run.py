@@ -16,21 +16,20 @@ import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from wsinuc.config import SegmentConfig
 from wsinuc.engine.chunk_task import run_batch
-from wsinuc.engine.dask_glue import collect_tasks, dask_client, submit_tasks
+from wsinuc.engine.dask_glue import collect_tasks, dask_client, resolve_execution, submit_tasks
 from wsinuc.engine.merge import build_lookup, write_labels, write_vectors
 from wsinuc.engine.nuclei import lap
 from wsinuc.engine.paths import absolute, absolute_config
 from wsinuc.engine.pipeline import overlapped
-from wsinuc.engine.plan import THUMBNAIL_SIZE, RunPlan, batches, plan_run
+from wsinuc.engine.plan import THUMBNAIL_SIZE, RunPlan, batches, config_runtime, plan_run
 from wsinuc.engine.record import fingerprint, output_names, run_record
 from wsinuc.engine.store import ChunkStore
 from wsinuc.errors import OptionError, WsinucError
-from wsinuc.inference.runtime import resolve_device_name
 from wsinuc.instances import MEASUREMENT_COLUMNS
 from wsinuc.slide import open_slide
 from wsinuc.tiling import Tile
@@ -152,14 +151,8 @@ def segment_slides(
 
 @contextlib.contextmanager
 def engine_client(config: SegmentConfig) -> Iterator:
-    """The Dask client of ``config.run``; ``auto``: 4 processes on CUDA, 1 thread on the CPU."""
-    run = config.run
-    cuda = resolve_device_name(config.inference.device).startswith("cuda")
-    if run.scheduler == "auto":
-        run = replace(run, scheduler="processes" if cuda else "threads")
-    if not run.workers:
-        run = replace(run, workers=4 if cuda else 1)
-    with dask_client(run) as client:
+    """The Dask client of ``config.run``, ``auto`` resolved by :func:`~wsinuc.engine.dask_glue.resolve_execution`."""
+    with dask_client(resolve_execution(config.run, config_runtime(config))) as client:
         yield client
 
 

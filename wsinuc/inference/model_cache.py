@@ -114,5 +114,5 @@ def runtime_predictor(model: str, runtime: Runtime, batch_size: int, tta: bool =
     from wsinuc.inference.openvino_cache import openvino_model_path
 
     with _LOCK:
-        backend = OpenVinoBackend(openvino_model_path(model), runtime.precision)
+        backend = OpenVinoBackend(openvino_model_path(model), runtime.precision, runtime.streams)
     return Predictor(backend, runtime.device, batch_size=batch_size, tta=tta)

@@ -45,16 +45,21 @@ class Runtime:
         ``fp32`` or ``bf16`` (what actually runs).
     reason : str
         Why, in a few words (recorded in ``run.json``).
+    streams : int
+        OpenVINO inference streams, one per worker thread sharing the compiled
+        model (set by the engine's plan; 1 for torch).
     """
 
     device: str
     backend: str
     precision: str
     reason: str
+    streams: int = 1
 
     def describe(self) -> str:
         """One line for logs and ``run.json``: ``"openvino bf16 on cpu: CPU has avx512_bf16"``."""
-        return f"{self.backend} {self.precision} on {self.device}: {self.reason}"
+        streams = f", {self.streams} streams" if self.streams > 1 else ""
+        return f"{self.backend} {self.precision} on {self.device}{streams}: {self.reason}"
 
 
 @functools.cache
