@@ -275,3 +275,27 @@ def test_the_trained_network_is_kept_channels_last(patches):
     result = train_model(tiny_unet(), patches, None, tiny_config(epochs=1, max_steps_per_epoch=1))
     weights = [p for p in result.model.parameters() if p.dim() == 4]
     assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+
+
+def test_patience_stops_a_run_whose_validation_aji_stalls_and_resume_keeps_it_stopped(patches, val_data, tmp_path):
+    config = tiny_config(epochs=10, max_steps_per_epoch=1, lr=1e-12, patience=2, out_dir=tmp_path)
+    stopped = train_model(tiny_unet(), patches, val_data, config)
+    assert stopped.best_epoch == 1 and stopped.steps == 3  # epochs 2 and 3 did not beat epoch 1
+    again = train_model(tiny_unet(), patches, val_data, dataclasses.replace(config, resume=True))
+    assert again.steps == 3
+    unlimited = train_model(tiny_unet(), patches, val_data, dataclasses.replace(config, patience=0, out_dir=None))
+    assert unlimited.steps == 10
+
+
+def test_out_of_patience_counts_only_validated_epochs_after_the_best():
+    from wsinuc.training.loop import out_of_patience
+
+    history = [{"epoch": 1, "val_aji": 0.5}, {"epoch": 2}, {"epoch": 3, "val_aji": 0.4}, {"epoch": 4}]
+    assert not out_of_patience(history, 1, 2)
+    assert out_of_patience(history + [{"epoch": 5, "val_aji": 0.45}], 1, 2)
+    assert not out_of_patience(history, 1, 0) and not out_of_patience(history, None, 1)
+
+
+def test_patience_must_not_be_negative():
+    with pytest.raises(OptionError, match="--patience"):
+        tiny_config(patience=-1)

@@ -184,6 +184,7 @@ def train(
     hed_bias: Annotated[float, typer.Option(help="HED stain augmentation: additive jitter half-width.")] = 0.005,
     stain_normalisation: Annotated[str, typer.Option(help="none or macenko (normalise the training and validation images' stains).")] = "none",
     init_from: Annotated[Optional[str], typer.Option(help="Warm start from this cascade (bundled name or weights path); skips TNBC pre-training.")] = None,
+    patience: Annotated[int, typer.Option(help="Stop each run after N validations without a better validation AJI; the best weights are kept (0: never).")] = 0,
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background, detached from this terminal: log in <out>/train.log, pid in <out>/train.pid.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log one line per epoch.")] = False,
 ) -> None:
@@ -210,7 +211,7 @@ def train(
         time_budget_s=None if max_minutes is None else max_minutes * 60.0,
         total_steps=steps, pretrain_steps=pretrain_steps, checkpoint_minutes=checkpoint_minutes,
         checkpoint_steps=checkpoint_steps, ema_decay=ema_decay, mpp=mpp, augment=augment,
-        stain_normalisation=stain_normalisation, init_from=init_from,
+        stain_normalisation=stain_normalisation, init_from=init_from, patience=patience,
     )
     if detach:
         pid = spawn_detached(detached_command(sys.argv[1:]), out)

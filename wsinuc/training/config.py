@@ -136,6 +136,10 @@ class TrainConfig:
     init_from : str or None
         Bundled cascade name or weights path whose stages start the protocol's
         runs (warm start; TNBC pre-training is skipped).
+    patience : int
+        Stop a run after this many validations in a row without a better
+        validation AJI (early stopping; the best weights are kept); 0 never
+        stops early. Small data overfits long before a long step budget ends.
     """
 
     epochs: int = 30
@@ -172,6 +176,7 @@ class TrainConfig:
     mpp: float = 0.25
     stain_normalisation: str = "none"
     init_from: str | None = None
+    patience: int = 0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patch_size", "val_every"):
@@ -190,7 +195,7 @@ class TrainConfig:
                      "checkpoint_steps"):
             value = getattr(self, name)
             _check(name, value, value is None or _is_count(value, 1), "None or >= 1")
-        for name in ("loader_threads", "warmup_steps"):
+        for name in ("loader_threads", "warmup_steps", "patience"):
             _check(name, getattr(self, name), _is_count(getattr(self, name), 0), ">= 0")
         weight = self.distill_weight
         _check("distill_weight", weight, 0.0 <= weight <= 1.0, "in [0, 1]")

@@ -23,7 +23,9 @@
 5. rewrites ``log.csv``, ``curve.png`` (with matplotlib) and the checkpoint
    (:mod:`wsinuc.training.checkpoint`) after each validated epoch (every
    ``val_every`` epochs and the last one); the checkpoint also every
-   ``checkpoint_minutes`` / ``checkpoint_steps``, inside epochs if need be.
+   ``checkpoint_minutes`` / ``checkpoint_steps``, inside epochs if need be,
+6. with ``config.patience``, stops after that many validations without a
+   better AJI (:func:`out_of_patience`); a resumed run that had stopped stays stopped.
 
 With ``resume=True`` a run restarts from its last checkpoint (an epoch's end
 or a step inside one) with the same weights, averaged weights, optimiser
@@ -165,7 +167,7 @@ def _start_state(
         raise WeightsError(out_dir, message) from error
     restore_rng(saved.rng_state, device)
     logger.info("resuming %s after epoch %d (step %d)", out_dir, saved.epoch, saved.step)
-    return RunState(
+    state = RunState(
         epoch=saved.epoch, step=saved.step,
         planned=min(epochs, saved.planned_epochs or epochs),
         best_state=saved.best_state,
@@ -173,6 +175,17 @@ def _start_state(
         history=list(saved.history), ema=ema, partial=dict(saved.partial_epoch),
         saved_at=(saved_at[0], saved.step),
     )
+    if out_of_patience(state.history, state.best_epoch, config.patience):
+        state.planned = state.epoch
+    return state
+
+
+def out_of_patience(history: list[dict], best_epoch: int | None, patience: int) -> bool:
+    """Whether ``patience`` (> 0) validations logged after ``best_epoch`` all failed to beat it."""
+    if patience <= 0 or best_epoch is None:
+        return False
+    later = [row for row in history if row["epoch"] > best_epoch and row.get("val_aji") is not None]
+    return len(later) >= patience
 
 
 def _should_validate(state: RunState, config: TrainConfig) -> bool:
@@ -329,6 +342,10 @@ def train_model(
             logger.info("epoch %d/%d: %s", state.epoch, state.planned, row)
             if improved or _should_validate(state, config):  # checkpoint every val_every epochs
                 _save_outputs(model, optimizer, state, config, loss, improved)
+            if out_of_patience(state.history, state.best_epoch, config.patience):
+                logger.info("%s: stopping at step %d, no better validation AJI in %d validations since epoch %d",
+                            config.out_dir or "training run", state.step, config.patience, state.best_epoch)
+                break
     message = overshoot_message(config.time_budget_s, deadline, state.epoch_seconds)
     if message:
         logger.warning("%s: %s", config.out_dir or "training run", message)
