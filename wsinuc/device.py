@@ -33,11 +33,14 @@ _log = logging.getLogger(__name__)
 
 @functools.cache
 def cpu_has_native_bf16() -> bool:
-    """Whether this CPU runs bf16 convolutions natively (oneDNN AVX512-BF16 / AMX)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX).
+
+    The one detector of the package (:func:`wsinuc.inference.runtime.native_bf16_reason`,
+    torch-free), so training and inference decide alike.
+    """
+    from wsinuc.inference.runtime import native_bf16_reason
+
+    return native_bf16_reason() is not None
 
 
 def check_precision(precision: str) -> str:
