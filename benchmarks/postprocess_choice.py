@@ -45,7 +45,8 @@ import numpy as np
 
 from common import console, device_info, print_table, shift_counts, versions, write_result
 
-from wsinuc.benchmark.monuseg import split_ids
+from wsinuc.benchmark.level0_maps import image_scale, level0_probabilities
+from wsinuc.benchmark.monuseg import MONUSEG_MPP, split_ids
 from wsinuc.datasets import default_data_root, load_monuseg_image
 from wsinuc.inference.model_cache import cached_predictor, load_card_and_model
 from wsinuc.instances import InstanceRule
@@ -71,20 +72,24 @@ def candidates(two_maps: bool, thresholds: list[float], seed_sizes: list[int], e
     return found
 
 
-def instances(prob: np.ndarray, candidate: dict) -> np.ndarray:
-    """Nuclei of one probability map (``(H, W)`` or ``(H, W, 2)``) under ``candidate``."""
-    return InstanceRule(**candidate)(prob)
+def instances(prob: np.ndarray, candidate: dict, scale: float = 1.0) -> np.ndarray:
+    """Nuclei of one probability map (``(H, W)`` or ``(H, W, 2)``) under ``candidate``.
+
+    ``candidate`` lengths are working pixels; ``scale`` (working pixels per
+    map pixel) converts them, as the engine does on level 0.
+    """
+    return InstanceRule(**candidate).at_scale(scale)(prob)
 
 
 def score(maps: list[np.ndarray], truths: list[np.ndarray], candidate: dict, shifted: list[np.ndarray] = (),
-          shift: tuple[int, int] = (1, 2), margin: int = 32) -> dict:
+          shift: tuple[int, int] = (1, 2), margin: int = 32, scale: float = 1.0) -> dict:
     """Mean validation metrics of ``candidate``, its per-image AJI and (with ``shifted``) its shift F1."""
     rows, matched, total = [], 0, 0
     for index, (prob, gt) in enumerate(zip(maps, truths)):
-        labels = instances(prob, candidate)
+        labels = instances(prob, candidate, scale)
         rows.append(evaluate_instances(gt, labels.astype(np.int64)))
         if index < len(shifted):
-            pair = shift_counts(labels, instances(shifted[index], candidate), shift, margin)
+            pair = shift_counts(labels, instances(shifted[index], candidate, scale), shift, margin)
             matched, total = matched + pair[0], total + pair[1]
     metrics = {k: round(v, 4) for k, v in mean_metrics(rows).items()}
     metrics["aji_per_image"] = [round(row["aji"], 4) for row in rows]
@@ -176,14 +181,15 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     samples = [load_monuseg_image(root, "train", image_id) for image_id in ids]
     shift = tuple(parse_numbers(args.shift, int)[:2])
-    maps = [predictor.predict_image(sample.image) for sample in samples]
-    shifted = [predictor.predict_image(shifted_image(sample.image, shift)) for sample in samples]
+    scale = image_scale(card, MONUSEG_MPP)  # a 0.5 um/px model: predicted at 0.5, scored at 0.25 as the engine does
+    maps = [level0_probabilities(predictor, sample.image, scale) for sample in samples]
+    shifted = [level0_probabilities(predictor, shifted_image(sample.image, shift), scale) for sample in samples]
     predict_s = time.perf_counter() - start
     truths = [sample.instances.astype(np.int64) for sample in samples]
     grid = candidates(maps[0].ndim == 3, parse_numbers(args.thresholds, float),
                       parse_numbers(args.min_seed_sizes, int), parse_numbers(args.expansions, int),
                       parse_numbers(args.seed_peaks, float), parse_numbers(args.merge_dips, float))
-    task = functools.partial(score, maps, truths, shifted=shifted, shift=shift)
+    task = functools.partial(score, maps, truths, shifted=shifted, shift=shift, scale=scale)
     if args.workers > 1:
         with multiprocessing.get_context("fork").Pool(args.workers) as pool:
             metrics = pool.map(task, grid)
@@ -201,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         "kind": "postprocess_choice", "model": args.model, "tta": args.tta, "precision": args.precision,
         "split": "val", "images": ids, "card_postprocess": card.get("postprocess"),
         "device": device_info(args.device), "versions": versions(), "predict_seconds": round(predict_s, 1),
-        "shift": list(shift),
+        "shift": list(shift), "working_scale": scale,
         "rule": (f"highest mean AJI; candidates within {args.tie} AJI of it, or at most {args.max_loss} below "
                  f"it and trailing it by under {args.tie_se} paired standard errors (6 images), are ties, and "
                  f"among them the highest shift F1, then object F1"),

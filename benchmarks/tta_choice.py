@@ -29,7 +29,8 @@ import numpy as np
 
 from common import device_info, versions, write_result
 
-from wsinuc.benchmark.monuseg import split_ids
+from wsinuc.benchmark.level0_maps import image_scale, level0_probabilities
+from wsinuc.benchmark.monuseg import MONUSEG_MPP, split_ids
 from wsinuc.datasets import default_data_root, load_monuseg_image
 from wsinuc.inference.model_cache import cached_predictor, load_card_and_model
 from wsinuc.instances import METHODS, InstanceRule
@@ -39,10 +40,14 @@ from wsinuc.metrics import evaluate_instances, mean_metrics
 RULES: dict[str, InstanceRule] = {method: InstanceRule(method=method) for method in METHODS}
 
 
+#: Working pixels per MoNuSeg pixel of the model being scored (0.5 for a 0.5 um/px card), set by :func:`main`.
+SCALE = {"value": 1.0}
+
+
 def timed_probabilities(predictor, image: np.ndarray) -> tuple[np.ndarray, float]:
-    """``(probability map, seconds)`` of one whole-image prediction."""
+    """``(probability map, seconds)`` of one whole-image prediction at the model's working resolution."""
     start = time.perf_counter()
-    prob = predictor.predict_image(image)
+    prob = level0_probabilities(predictor, image, SCALE["value"])
     return prob, time.perf_counter() - start
 
 
@@ -113,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     root = args.data or default_data_root() / "monuseg"
     _, card = load_card_and_model(args.model, args.device)
-    RULES.update({method: InstanceRule.from_card(card, method) for method in METHODS})
+    SCALE["value"] = image_scale(card, MONUSEG_MPP)
+    RULES.update({method: InstanceRule.from_card(card, method).at_scale(SCALE["value"]) for method in METHODS})
     ids = split_ids(root, "val")
     if card.get("split", {}).get("val_ids") not in (None, ids):
         raise ValueError(f"validation ids {ids} differ from the card's {card['split']['val_ids']}")
@@ -121,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     first = load_monuseg_image(root, "train", ids[0]).image
     record = {
         "kind": "tta_choice", "model": args.model, "precision": args.precision, "threads": args.threads,
-        "batch_size": args.batch_size,
+        "batch_size": args.batch_size, "working_scale": SCALE["value"],
         "card_postprocess": card.get("postprocess"), "split": "val", "images": ids,
         "rules": {name: rule.parameters() for name, rule in RULES.items()},
         "device": device_info(args.device), "versions": versions(),
