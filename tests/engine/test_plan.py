@@ -49,3 +49,12 @@ def test_the_tissue_mask_thumbnail_is_reduced_to_about_four_micrometres_per_pixe
     assert mask_thumbnail(thumbnail, 0.25).shape == (63, 50, 3)      # 16x smaller: 4 um/px
     assert mask_thumbnail(thumbnail, 5.0) is thumbnail               # already coarser
     assert mask_thumbnail(thumbnail[:40, :40], 0.25).shape == (40, 40, 3)  # too small to reduce
+
+
+def test_a_slide_within_the_tolerance_of_the_model_pixel_size_is_read_on_its_own_grid():
+    from wsinuc.engine.plan import MPP_TOLERANCE, working_scale
+
+    assert working_scale(0.499, 0.5) == 1.0  # Aperio "20x" for a 0.5 um/px model
+    assert working_scale(0.2527, 0.25) == 1.0
+    assert working_scale(0.5 * (1 + MPP_TOLERANCE) + 1e-3, 0.5) != 1.0
+    assert working_scale(0.499, 0.25) == pytest.approx(1.996, abs=0.01)  # 20x for a 0.25 um/px model
