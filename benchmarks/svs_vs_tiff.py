@@ -31,13 +31,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import tifffile
 from common import RESULTS_DIR, device_info, print_table, read_labels, shift_counts, versions, write_result
 
+from wsinuc.benchmark.working_slide import write_tiled_tiff
 from wsinuc.datasets import default_data_root
 from wsinuc.slide import open_slide
-
-TILE = 256
 
 
 def plain_tiff_copy(slide_path: Path, folder: Path) -> tuple[Path, float]:
@@ -47,8 +45,7 @@ def plain_tiff_copy(slide_path: Path, folder: Path) -> tuple[Path, float]:
         pixels = slide.read_region(0, 0, width, height, 0)
         mpp = float(np.mean(slide.mpp))
     path = folder / f"{slide_path.stem}-plain.tif"
-    tifffile.imwrite(path, pixels, photometric="rgb", tile=(TILE, TILE), compression="zlib", metadata=None,
-                     resolution=(1e4 / mpp, 1e4 / mpp), resolutionunit="CENTIMETER")
+    write_tiled_tiff(path, pixels, mpp)
     return path, mpp
 
 

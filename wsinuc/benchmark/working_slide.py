@@ -63,8 +63,18 @@ def _write(path: Path, pixels: np.ndarray, mpp: float) -> None:
     description = ("Aperio Image Library v12.0.16 \r\n"
                    f"{width}x{height} [0,0 {width}x{height}] ({TILE}x{TILE}) RGB"
                    f"|AppMag = {round(10.0 / mpp)}|MPP = {mpp:.6g}|Filename = {path.stem}")
+    write_tiled_tiff(path, pixels, mpp, description)
+
+
+def write_tiled_tiff(path: Path, pixels: np.ndarray, mpp: float, description: str | None = None) -> None:
+    """RGB ``pixels`` as a lossless tiled TIFF (256 px tiles, deflate) with ``mpp`` in its resolution tags.
+
+    Written under a temporary name and renamed when complete. Without
+    ``description`` it is a plain TIFF (no Aperio header), which wsinuc reads
+    with its tifffile backend.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.stem + ".partial.svs")
+    partial = path.with_name(path.stem + ".partial" + path.suffix)
     tifffile.imwrite(partial, pixels, photometric="rgb", tile=(TILE, TILE), compression="zlib",
                      description=description, metadata=None,
                      resolution=(1e4 / mpp, 1e4 / mpp), resolutionunit="CENTIMETER")
