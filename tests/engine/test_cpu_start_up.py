@@ -30,8 +30,8 @@ def test_a_cached_openvino_cpu_run_imports_no_torch(tmp_path, small_slide, colou
     openvino_model_path(str(colour_model))  # the cache of this session's WSINUC_CACHE_DIR
     out = tmp_path / "out"
     command = [sys.executable, "-c", _SCRIPT.replace("HEAVY_NAMES", repr(HEAVY)), "segment", str(small_slide),
-               "--model", str(colour_model), "--device", "cpu", "--region", "0,0,300,300", "--no-tissue", "--out", str(out),
-               "--quiet"]
+               "--model", str(colour_model), "--device", "cpu", "--region", "0,0,300,300", "--no-tissue",
+               "--out", str(out), "--quiet"]
     result = subprocess.run(command, env=dict(os.environ), capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     heavy = json.loads(result.stdout.rsplit("HEAVY=", 1)[1])
