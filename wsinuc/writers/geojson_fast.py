@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from wsinuc.writers.arrow_arrays import numpy_array
 from wsinuc.writers.geojson_rings import PackedPolygons, prepare_packed_rings
 from wsinuc.writers.json_text import (
     ID_OFFSET,
@@ -70,7 +71,7 @@ def _geometry_text(fast: PackedPolygons, slow: PackedPolygons, decimals: int) ->
         for p in (fast, slow)
     ]
     order = np.argsort(np.concatenate([fast.rows, slow.rows]), kind="stable")
-    return pa.concat_arrays(texts).take(pa.array(order))
+    return pa.concat_arrays(texts).take(numpy_array(order))
 
 
 def chunk_features_text(

@@ -18,6 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from wsinuc.writers.arrow_arrays import numpy_array, string_array, string_scalar
+
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 ID_HEAD = b',\n{"type":"Feature","id":"'
 """Text of a feature before its id (with the separator that precedes every feature)."""
@@ -178,16 +180,16 @@ def feature_heads(label_ids: np.ndarray) -> pa.Array:
 
 
 def _text(value: str) -> pa.Scalar:
-    return pa.scalar(value, pa.large_string())
+    return string_scalar(value)
 
 
 def _number_text(values: np.ndarray) -> pa.Array:
     """Shortest round-trip text of finite floats, with ``.0`` added to whole numbers."""
-    text = pc.cast(pa.array(values), pa.large_string())
+    text = pc.cast(numpy_array(values), pa.large_string())
     whole = values == np.round(values)
     if not whole.any():
         return text
-    mask = pa.array(whole)
+    mask = numpy_array(whole)
     some = text.filter(mask)
     plain = pc.invert(pc.match_substring(some, "e"))
     fixed = pc.if_else(plain, pc.binary_join_element_wise(some, _text(".0"), _text("")), some)
@@ -215,17 +217,17 @@ def properties_text(
         return _constant_text(head + "}}", count)
     values = np.stack([np.asarray(v, dtype=np.float64) for v in columns.values()], axis=1)
     finite = np.isfinite(values)
-    keys = pa.array([json.dumps(name) + ":" for name in columns], pa.large_string())
+    keys = string_array([json.dumps(name) + ":" for name in columns])
     key_index = np.broadcast_to(np.arange(len(columns)), values.shape)[finite]
     tokens = pc.binary_join_element_wise(
-        keys.take(pa.array(key_index)), _number_text(values[finite]), _text("")
+        keys.take(numpy_array(key_index)), _number_text(values[finite]), _text("")
     )
     per_row = np.count_nonzero(finite, axis=1)
-    offsets = pa.array(np.concatenate([[0], np.cumsum(per_row)]).astype(np.int64))
+    offsets = numpy_array(np.concatenate([[0], np.cumsum(per_row)]).astype(np.int64))
     joined = pc.binary_join(pa.LargeListArray.from_arrays(offsets, tokens), _text(","))
     opening = _text(head + ',"measurements":{')
     with_measurements = pc.binary_join_element_wise(opening, joined, _text("}}}"), _text(""))
-    return pc.if_else(pa.array(per_row > 0), with_measurements, _text(head + "}}"))
+    return pc.if_else(numpy_array(per_row > 0), with_measurements, _text(head + "}}"))
 
 
 def join_feature_text(parts: list[pa.Array]) -> pa.Buffer:

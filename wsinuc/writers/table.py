@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from wsinuc.writers.arrow_arrays import numpy_table
 from wsinuc.writers.atomic import atomic_file, disk_full_guard
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def _batch_table(batch: Mapping[str, Any], schema: pa.Schema | None) -> pa.Table
     lengths = {name: len(values) for name, values in batch.items()}
     if len(set(lengths.values())) != 1:
         raise ValueError(f"batch columns must have equal lengths, got {lengths}")
-    table = pa.table({name: np.asarray(values) for name, values in batch.items()})
+    table = numpy_table(batch)
     if schema is None or table.schema.equals(schema):
         return table
     if set(table.column_names) != set(schema.names):
