@@ -13,7 +13,9 @@ Three parts (``--part``, default all):
     with ``--backend torch --precision fp32``, timed in the same run; the AJI
     of both outputs; and the bare forward of the default runtime over the
     same pixels (one 1000 x 1000 chunk per tile), to give the model's share
-    of the end-to-end time.
+    of the end-to-end time. Each ``--speed-extra "OPTIONS"`` adds a run of the
+    same command with those options (e.g. ``"--model cascade-ib-lite"``, the
+    previous default) to the same run, with its wall time over the default's.
 ``region``
     A 300 x 300 region of the sample slide from the command line: wall time of
     whole processes with an empty OpenVINO cache (the first run converts
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -99,14 +102,19 @@ def _scores(root: Path, out: Path, ids: list[str]) -> dict:
 
 
 def _bare_forward(root: Path, ids: list[str]) -> dict:
-    """Seconds of the default runtime's forward over one 1000 x 1000 chunk per tile (warmed up)."""
-    from wsinuc.inference.model_cache import resolve_model_name, runtime_predictor
+    """Seconds of the default runtime's forward over one chunk per tile (warmed up), at the model's pixel size."""
+    from wsinuc.benchmark.level0_maps import image_scale
+    from wsinuc.benchmark.monuseg import MONUSEG_MPP
+    from wsinuc.inference.model_cache import load_card, resolve_model_name, runtime_predictor
     from wsinuc.inference.runtime import resolve_runtime
+    from wsinuc.slide.resample import to_working
 
     model = resolve_model_name("auto", "cpu")
     runtime = resolve_runtime("cpu", "auto", "auto", model)
     predictor = runtime_predictor(model, runtime, 1)
-    images = [load_monuseg_image(root, "test", image_id).image for image_id in ids]
+    scale = image_scale(load_card(model), MONUSEG_MPP)
+    images = [np.ascontiguousarray(to_working(load_monuseg_image(root, "test", image_id).image, (0, 0), scale))
+              for image_id in ids]
     predictor.predict(images[0][None])
     clock = time.perf_counter()
     for image in images:
@@ -114,27 +122,32 @@ def _bare_forward(root: Path, ids: list[str]) -> dict:
     return {"seconds": time.perf_counter() - clock, "runtime": runtime.describe()}
 
 
-def speed(root: Path) -> dict:
-    """Default options vs ``--backend torch --precision fp32`` on the 14 test tiles, same run."""
+def speed(root: Path, extras: tuple[str, ...] = ()) -> dict:
+    """Default options vs ``--backend torch --precision fp32`` (and vs each of ``extras``' options), same run."""
     ids = list_monuseg_ids(root, "test")
     paths = [root / "test" / "images" / f"{image_id}.tif" for image_id in ids]
     runs = {}
+    commands = [("default", []), ("torch fp32", ["--backend", "torch", "--precision", "fp32"]),
+                *((extra, shlex.split(extra)) for extra in extras)]
     with tempfile.TemporaryDirectory(prefix="wsinuc-backends-") as tmp:
-        for name, extra in (("default", []), ("torch fp32", ["--backend", "torch", "--precision", "fp32"])):
-            out = Path(tmp) / name.replace(" ", "-")
+        for name, extra in commands:
+            out = Path(tmp) / f"run{len(runs)}"
             seconds = _segment(paths, out, ["--mpp", "0.25", *extra])
             runs[name] = {"wall_s": seconds} | _scores(root, out, ids)
     bare = _bare_forward(root, ids)
     result = {"tiles": len(ids), "runs": runs, "bare_forward_default": bare,
               "speedup": runs["torch fp32"]["wall_s"] / runs["default"]["wall_s"],
               "model_share": bare["seconds"] / runs["default"]["wall_s"],
-              "aji_difference": runs["default"]["aji"] - runs["torch fp32"]["aji"]}
+              "aji_difference": runs["default"]["aji"] - runs["torch fp32"]["aji"],
+              "wall_over_default": {name: run["wall_s"] / runs["default"]["wall_s"] for name, run in runs.items()}}
     print_table("wsinuc segment, 14 MoNuSeg test tiles (whole process)", [
         *((f"{k}: wall / AJI / F1", f"{r['wall_s']:.1f} s / {r['aji']:.4f} / {r['f1']:.4f}") for k, r in runs.items()),
         ("default runtime", runs["default"]["runtime"]),
         ("speed-up of the default", f"{result['speedup']:.2f}x"),
         ("bare forward of the default", f"{bare['seconds']:.1f} s ({result['model_share']:.2f} of end to end)"),
-        ("AJI default - torch fp32", f"{result['aji_difference']:+.4f}")])
+        ("AJI default - torch fp32", f"{result['aji_difference']:+.4f}"),
+        *((f"{name}: wall / default's", f"{ratio:.2f}") for name, ratio in result["wall_over_default"].items()
+          if name not in ("default", "torch fp32"))])
     return result
 
 
@@ -163,7 +176,9 @@ def main() -> None:
     parser.add_argument("--part", choices=("accuracy", "speed", "region", "all"), default="all")
     parser.add_argument("--data", type=Path, default=None, help="MoNuSeg folder (default: <data root>/monuseg)")
     parser.add_argument("--slide", type=Path, default=None, help="sample slide (default: CMU-1-Small-Region.svs)")
-    parser.add_argument("--model", default="cascade-ib-lite", help="model of the accuracy part")
+    parser.add_argument("--model", default="cascade-ib-lite-20x", help="model of the accuracy part (default: the default model)")
+    parser.add_argument("--speed-extra", action="append", default=[],
+                        help='speed part: also time the command with these options, e.g. "--model cascade-ib-lite"')
     parser.add_argument("--repeats", type=int, default=3, help="whole-process runs of each region timing")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
@@ -172,7 +187,7 @@ def main() -> None:
     parts = ("accuracy", "speed", "region") if args.part == "all" else (args.part,)
     device = device_info("cpu") | {"device_slug": "cpu"}
     for part in parts:
-        found = {"accuracy": lambda: accuracy(root, args.model), "speed": lambda: speed(root),
+        found = {"accuracy": lambda: accuracy(root, args.model), "speed": lambda: speed(root, tuple(args.speed_extra)),
                  "region": lambda: region(slide, args.repeats)}[part]()
         record = {"kind": "backends", "part": part, "device": device, "versions": versions(), "result": found}
         console.print(f"wrote {write_result(record, args.results, 'backends', part)}")

@@ -47,14 +47,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=None, help="data root (default: $WSINUC_DATA)")
-    parser.add_argument("--model", default="cascade-ib-lite", help="bundled model name or weights stem")
+    parser.add_argument("--model", default="cascade-ib-lite-20x", help="bundled model name or weights stem")
     parser.add_argument("--parts", default="replay,ratio", help="comma list of replay, ratio")
     parser.add_argument("--inputs", default=None,
                         help="comma list of replay inputs to run (default: all; e.g. monuseg-mosaic-2x7)")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="cache and scratch folder")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
     parser.add_argument("--repeat", type=int, default=3, help="replay runs per input; each stage's best is kept")
-    parser.add_argument("--label", default="cascade-ib-lite")
+    parser.add_argument("--label", default="cascade-ib-lite-20x")
     return parser.parse_args(argv)
 
 

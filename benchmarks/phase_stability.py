@@ -1,6 +1,6 @@
 """Same tissue, same nuclei? Object F1 between two copies of an image one pixel apart, through the engine.
 
-A slide's pixels fall on the model's working grid (0.25 um/px) at a phase
+A slide's pixels fall on the model's working grid (its card's pixel size) at a phase
 that depends on where the scan started; moving the scan by one pixel must not
 change the nuclei. For each MoNuSeg image of ``--split`` and each pixel size
 of ``--mpps`` (the 40x image reduced to that size with PIL's bilinear
@@ -10,9 +10,10 @@ that ``--mpp``, undoes the one-pixel shift and matches the nuclei away from
 the borders (IoU 0.5, objects touching the compared window left out). All
 images of a pixel size are pooled: object F1 = 2 x matched / (n1 + n2).
 
-One pixel at 0.25 um/px is one working pixel (the network's own shift
-equivariance); at 0.5 um/px two (integer again); at 0.4 um/px 1.6 (a
-fractional phase: the resampled pixels differ too). Written to
+For a 0.25 um/px model, one pixel at 0.25 um/px is one working pixel (the
+network's own shift equivariance); at 0.5 um/px two (integer again); at 0.4
+um/px 1.6 (a fractional phase: the resampled pixels differ too). For a 0.5
+um/px model the same shifts are 0.5, 0.8 and 1 working pixel. Written to
 ``results/phase_stability-<device>-<date>-<model>-<split>.json``.
 
 Example::
@@ -37,6 +38,7 @@ from wsinuc.benchmark.monuseg import split_folder, split_ids, tile_segment_confi
 from wsinuc.config import InferenceConfig
 from wsinuc.datasets import default_data_root, load_monuseg_image
 from wsinuc.engine import segment_slides
+from wsinuc.inference.model_cache import load_card, resolve_model_name
 
 MONUSEG_MPP = 0.25
 
@@ -56,6 +58,7 @@ def measure(root: Path, split: str, mpps: list[float], model: str, device: str, 
     ids = split_ids(root, split)[: limit or None]
     folder = split_folder(split)
     images = {image_id: load_monuseg_image(root, folder, image_id).image for image_id in ids}
+    model_mpp = float(load_card(resolve_model_name(model, device)).get("mpp", MONUSEG_MPP))
     results = {}
     for mpp in mpps:
         config = tile_segment_config(InferenceConfig(model=model, device=device, mpp=mpp))
@@ -76,7 +79,7 @@ def measure(root: Path, split: str, mpps: list[float], model: str, device: str, 
                                for side in ("left", "right"))
                 pair = shifted_pair_counts(left, right, margin)
                 matched, total = matched + pair[0], total + pair[1]
-        results[f"{mpp:g}"] = {"mpp": mpp, "working_pixels_per_shift": round(mpp / MONUSEG_MPP, 4),
+        results[f"{mpp:g}"] = {"mpp": mpp, "working_pixels_per_shift": round(mpp / model_mpp, 4),
                                "object_f1": round(matched / total, 4) if total else None,
                                "nuclei_compared": total, "margin_px": margin,
                                "seconds": round(time.perf_counter() - start, 1)}

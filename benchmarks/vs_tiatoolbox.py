@@ -48,7 +48,7 @@ OUTPUTS = ("geojson", "zarr", "table")
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_engine_arguments(parser, size=20000, model="cascade-ib-lite")
+    add_engine_arguments(parser, size=20000, model="cascade-ib-lite-20x")
     parser.add_argument("--slide", type=Path, default=None,
                         help="a real slide instead of the synthetic one (resampled once to the model's um/px)")
     parser.add_argument("--oracle-size", type=int, default=2048,
@@ -322,14 +322,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def prepare_slide(args: argparse.Namespace, model: str) -> tuple[Path, dict]:
-    """The slide both engines read: ``--slide`` at the model's resolution, or a synthetic one."""
+    """The slide both engines read: ``--slide``, or a synthetic one, at the model's resolution."""
     from wsinuc.benchmark.working_slide import working_copy
     from wsinuc.inference.model_cache import load_card
 
+    model_mpp = float(load_card(model).get("mpp", 0.25))
     if not args.slide:
         path = ensure_slide(args.work, args.size, args.seed)
-        return path, {"source": "synthetic", "size": args.size, "seed": args.seed}
-    return working_copy(args.slide, float(load_card(model).get("mpp", 0.25)), args.work)
+        copy, info = working_copy(path, model_mpp, args.work)
+        return copy, info | {"source": "synthetic", "size": args.size, "seed": args.seed}
+    return working_copy(args.slide, model_mpp, args.work)
 
 
 if __name__ == "__main__":

@@ -156,14 +156,14 @@ def test_halving_keeps_ids_and_takes_every_other_pixel(scripts):
 
 def test_phase_stability_pools_object_f1_per_pixel_size(scripts, monuseg_root, tmp_path):
     stem = tmp_path / "colour"
-    save_weights(create_model("colour_threshold"), stem, {"name": "colour", "mpp": 0.25})
+    save_weights(create_model("colour_threshold"), stem, {"name": "colour", "mpp": 0.5})
     path = scripts("phase_stability").main(["--model", str(stem), "--data", str(monuseg_root), "--split", "val",
                                             "--limit", "1", "--mpps", "0.25,0.4", "--results", str(tmp_path)])
     record = json.loads(path.read_text())
     assert set(record["results"]) == {"0.25", "0.4"}
     for row in record["results"].values():
         assert row["nuclei_compared"] > 50 and 0.5 < row["object_f1"] <= 1.0
-    assert record["results"]["0.4"]["working_pixels_per_shift"] == 1.6
+    assert record["results"]["0.4"]["working_pixels_per_shift"] == 0.8  # shifts in the 0.5 um/px model's pixels
 
 
 def test_shifted_pair_counts_undo_the_one_pixel_shift(scripts):
@@ -174,3 +174,21 @@ def test_shifted_pair_counts_undo_the_one_pixel_shift(scripts):
     assert module.shifted_pair_counts(image[:, :-1], image[:, 1:], 20) == (6, 6)
     matched, total = module.shifted_pair_counts(image[:, :-1], np.roll(image[:, 1:], 7, axis=1), 20)
     assert total == 6 and matched < 6
+
+
+def test_both_instance_grids_give_the_same_two_nuclei_on_level0(scripts):
+    from wsinuc.instances import InstanceRule
+
+    grid = scripts("instance_grid_choice")
+    interior = np.zeros((20, 30), np.float32)  # working grid of a 0.5 um/px model
+    interior[5:15, 3:12] = interior[5:15, 16:26] = 0.9
+    nucleus = np.zeros_like(interior)
+    nucleus[3:17, 1:28] = 0.9
+    prob = np.stack([interior, nucleus], axis=-1)
+    rule = InstanceRule(method="seeded", threshold=0.5, min_seed_size=1, max_expansion=3)
+    for make in grid.WAYS.values():
+        labels = make(rule, prob, 0.5, (40, 60))
+        assert labels.shape == (40, 60)
+        sizes = np.bincount(labels.ravel())[1:]
+        assert np.count_nonzero(sizes) == 2
+        assert abs(int(np.count_nonzero(labels)) - 4 * int(np.count_nonzero(nucleus > 0.5))) < 0.15 * 4 * 14 * 27
