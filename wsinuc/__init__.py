@@ -4,7 +4,8 @@ Public API (imported lazily so that ``import wsinuc`` stays light):
 
 - :func:`segment_slide` — segment a slide and write GeoJSON, OME-Zarr labels,
   a measurements table and an overlay;
-- :func:`load_model` — load bundled (``"cascade-ib-lite"``, ``"cascade"``, ``"cascade-lite"``) or
+- :func:`load_model` — load bundled (``"cascade-ib-lite-20x"``, ``"cascade-ib-lite"``, ``"cascade"``,
+  ``"cascade-lite"``) or
   saved weights, offline;
 - :func:`open_slide` — read any supported slide format.
 """

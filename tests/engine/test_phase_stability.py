@@ -62,25 +62,26 @@ def test_the_engine_adds_no_instability_with_a_local_model(tmp_path, sample_svs)
 
 
 def test_the_default_model_gives_the_same_nuclei_at_two_phases(tmp_path, sample_svs):
-    """0.982 on a 2-core CPU: seeds must peak above 0.65 and shallow dips merge (card's seeded rule).
+    """0.960 on a 2-core CPU (OpenVINO bf16 and f32 alike) with the default ``cascade-ib-lite-20x``.
 
-    The network itself is not shift-equivariant; the card's rule was chosen on
-    validation for being as stable as any rule within two standard errors of
-    the best AJI. Without seed_peak / merge_dip this crop gave 0.966 (nuclei labelled at the
-    slide's pixels then; 0.984 with the card's rule there).
-
-    The default CPU runtime is now OpenVINO bf16 (on a CPU with native bf16),
-    which gave 0.975 here where OpenVINO f32 and torch bf16 both give 0.982
-    (2-core AMD EPYC with avx512_bf16): bf16 rounding moves about 2 of ~250
-    nuclei between the two phases, hence 0.97 for the default options.
+    That model works at 0.5 um/px, so this 20x crop is read on its own grid and
+    a one-pixel shift is a one-pixel shift of the network's input: an odd phase
+    of its pooling grid. The previous default (0.25 um/px) saw the crop
+    upsampled 2x, where the same shift is two working pixels, and kept 0.982
+    (next test). No seeded rule on the 0.5 um/px maps is more stable on
+    validation (shift F1 at most 0.952 over the whole grid of
+    ``benchmarks/postprocess_choice.py``): the network, not the rule, moves.
     """
-    assert resolve_model_name("auto", "cpu") == "cascade-ib-lite"
-    assert _object_f1(tmp_path, sample_svs, "auto") >= 0.97
+    assert resolve_model_name("auto", "cpu") == "cascade-ib-lite-20x"
+    assert _object_f1(tmp_path, sample_svs, "auto") >= 0.95
 
 
-def test_the_default_model_in_float32_keeps_the_earlier_stability_bar(tmp_path, sample_svs):
-    """In float32 (OpenVINO f32 on the CPU) the default model and rule keep the 0.98 bar."""
-    assert _object_f1(tmp_path, sample_svs, "auto", precision="fp32") >= 0.98
+def test_the_previous_default_in_float32_keeps_the_earlier_stability_bar(tmp_path, sample_svs):
+    """``cascade-ib-lite`` (0.25 um/px) and its card's rule, OpenVINO f32 on the CPU: the 0.98 bar (0.982).
+
+    bf16 rounding moves about 2 of ~250 nuclei between the two phases, hence float32 here.
+    """
+    assert _object_f1(tmp_path, sample_svs, "cascade-ib-lite", precision="fp32") >= 0.98
 
 
 def test_the_binary_cascade_lite_with_watershed_is_less_stable_than_the_default(tmp_path, sample_svs):

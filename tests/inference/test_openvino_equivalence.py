@@ -21,7 +21,7 @@ from wsinuc.instances import InstanceRule  # noqa: E402
 from wsinuc.models import list_bundled_weights  # noqa: E402
 
 SIDE = 384
-WHEEL_MODELS = ("cascade-ib-lite", "cascade-lite")
+WHEEL_MODELS = ("cascade-ib-lite-20x", "cascade-ib-lite", "cascade-lite")
 
 
 def _pixel_classes(maps: np.ndarray, threshold: float) -> np.ndarray:

@@ -3,8 +3,8 @@
 Converting the torch network (:func:`~wsinuc.inference.openvino_cache.write_openvino_model`'s
 fallback) imports torch, segmentation-models-pytorch and timm and traces the
 network: seconds on a user's first run. For the cascades whose stage 2 is
-our own ``vgg16_lite`` U-Net (the bundled ``cascade-ib-lite`` and
-``cascade-lite``), this module writes the same graph layer by layer with
+our own ``vgg16_lite`` U-Net (the bundled ``cascade-ib-lite-20x``,
+``cascade-ib-lite`` and ``cascade-lite``), this module writes the same graph layer by layer with
 OpenVINO's opset API from the tensors read by
 :func:`~wsinuc.models.cards.load_numpy_state`:
 

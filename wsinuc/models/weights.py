@@ -214,7 +214,7 @@ def load_model(
     *,
     weights_dir: str | Path | None = None,
 ) -> nn.Module:
-    """Load bundled weights by name (``"cascade-ib-lite"``, ``"cascade"``, ``"cascade-lite"``) or saved weights by path.
+    """Load bundled weights by name (``"cascade-ib-lite-20x"``, ``"cascade-ib-lite"``, ``"cascade"``...) or by path.
 
     Parameters
     ----------
