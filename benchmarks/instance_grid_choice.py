@@ -33,24 +33,19 @@ import numpy as np
 
 from common import device_info, print_table, versions, write_result
 
+from wsinuc.benchmark.level0_maps import image_scale, maps_to_image_grid
 from wsinuc.benchmark.monuseg import MONUSEG_MPP, split_ids
-from wsinuc.benchmark.level0_maps import image_scale
 from wsinuc.datasets import default_data_root, load_monuseg_image
 from wsinuc.inference.model_cache import cached_predictor, load_card_and_model
 from wsinuc.instances import InstanceRule
 from wsinuc.instances.postprocess import keep_largest_pieces
 from wsinuc.metrics import evaluate_instances, mean_metrics
-from wsinuc.slide.resample import labels_to_level0, to_level0, to_working, working_box
+from wsinuc.slide.resample import labels_to_level0, to_working, working_box
 
 
 def level0_nuclei(rule: InstanceRule, prob: np.ndarray, scale: float, shape: tuple[int, int]) -> np.ndarray:
     """Probabilities resampled to level 0 (bilinear), then ``rule`` with its lengths converted."""
-    wx0, wy0, _, _ = working_box(0, 0, shape[1], shape[0], scale)
-    box = (0, 0, shape[1], shape[0])
-    channels = prob[..., None] if prob.ndim == 2 else prob
-    maps = [to_level0(np.ascontiguousarray(channels[..., m]), (wx0, wy0), scale, box)
-            for m in range(channels.shape[-1])]
-    return rule.at_scale(scale)(maps[0] if prob.ndim == 2 else np.stack(maps, axis=-1))
+    return rule.at_scale(scale)(maps_to_image_grid(prob, scale, shape))
 
 
 def working_nuclei(rule: InstanceRule, prob: np.ndarray, scale: float, shape: tuple[int, int]) -> np.ndarray:
@@ -93,8 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     print_table("nuclei made on level 0 vs on the working grid (validation)",
                 [(way, f"AJI {m['aji']:.4f}  F1 {m['f1']:.4f}  {m['seconds_per_mpx']:.3f} s/Mpx")
                  for way, m in result.items()])
-    record = {"kind": "instance_grid_choice", "model": args.model, "rule": dataclasses.asdict(rule), "working_scale": scale,
-              "split": "val", "device": device_info("cpu"), "versions": versions(), "result": result}
+    record = {"kind": "instance_grid_choice", "model": args.model, "rule": dataclasses.asdict(rule),
+              "working_scale": scale, "split": "val", "device": device_info("cpu"), "versions": versions(), "result": result}
     print(write_result(record, args.results, "instance_grid_choice", Path(args.model).name))
 
 

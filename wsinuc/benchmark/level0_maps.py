@@ -41,8 +41,13 @@ def level0_probabilities(predictor, image: np.ndarray, scale: float) -> np.ndarr
     """
     if scale == 1.0:
         return predictor.predict_image(image)
-    height, width = image.shape[:2]
     prob = predictor.predict_image(np.ascontiguousarray(to_working(image, (0, 0), scale)))
+    return maps_to_image_grid(prob, scale, image.shape[:2])
+
+
+def maps_to_image_grid(prob: np.ndarray, scale: float, shape: tuple[int, int]) -> np.ndarray:
+    """``(h, w)`` or ``(h, w, C)`` working-grid maps of a whole image, resampled (bilinear) to its ``shape``."""
+    height, width = shape
     wx0, wy0, _, _ = working_box(0, 0, width, height, scale)
     channels = prob[..., None] if prob.ndim == 2 else prob
     maps = [to_level0(np.ascontiguousarray(channels[..., m]), (wx0, wy0), scale, (0, 0, width, height))
