@@ -103,18 +103,16 @@ def _scores(root: Path, out: Path, ids: list[str]) -> dict:
 
 def _bare_forward(root: Path, ids: list[str]) -> dict:
     """Seconds of the default runtime's forward over one chunk per tile (warmed up), at the model's pixel size."""
-    from wsinuc.benchmark.level0_maps import image_scale
+    from wsinuc.benchmark.level0_maps import image_scale, working_image
     from wsinuc.benchmark.monuseg import MONUSEG_MPP
     from wsinuc.inference.model_cache import load_card, resolve_model_name, runtime_predictor
     from wsinuc.inference.runtime import resolve_runtime
-    from wsinuc.slide.resample import to_working
 
     model = resolve_model_name("auto", "cpu")
     runtime = resolve_runtime("cpu", "auto", "auto", model)
     predictor = runtime_predictor(model, runtime, 1)
     scale = image_scale(load_card(model), MONUSEG_MPP)
-    images = [np.ascontiguousarray(to_working(load_monuseg_image(root, "test", image_id).image, (0, 0), scale))
-              for image_id in ids]
+    images = [working_image(load_monuseg_image(root, "test", image_id).image, scale) for image_id in ids]
     predictor.predict(images[0][None])
     clock = time.perf_counter()
     for image in images:

@@ -33,25 +33,30 @@ import numpy as np
 
 from common import device_info, print_table, versions, write_result
 
-from wsinuc.benchmark.level0_maps import image_scale, maps_to_image_grid
+from wsinuc.benchmark.level0_maps import image_scale, working_image
 from wsinuc.benchmark.monuseg import MONUSEG_MPP, split_ids
 from wsinuc.datasets import default_data_root, load_monuseg_image
+from wsinuc.engine.nuclei import labels_on_level0, labels_on_working_grid
 from wsinuc.inference.model_cache import cached_predictor, load_card_and_model
 from wsinuc.instances import InstanceRule
-from wsinuc.instances.postprocess import keep_largest_pieces
 from wsinuc.metrics import evaluate_instances, mean_metrics
-from wsinuc.slide.resample import labels_to_level0, to_working, working_box
+from wsinuc.slide.resample import working_box
 
 
 def level0_nuclei(rule: InstanceRule, prob: np.ndarray, scale: float, shape: tuple[int, int]) -> np.ndarray:
-    """Probabilities resampled to level 0 (bilinear), then ``rule`` with its lengths converted."""
-    return rule.at_scale(scale)(maps_to_image_grid(prob, scale, shape))
+    """The engine's way for a coarse model (:func:`wsinuc.engine.nuclei.labels_on_level0`), on a whole image."""
+    return labels_on_level0(rule, prob, *_whole_image(scale, shape))
 
 
 def working_nuclei(rule: InstanceRule, prob: np.ndarray, scale: float, shape: tuple[int, int]) -> np.ndarray:
-    """``rule`` on the working grid, labels to level 0 by nearest neighbour, one piece per nucleus."""
+    """The engine's way for a fine model (:func:`wsinuc.engine.nuclei.labels_on_working_grid`), on a whole image."""
+    return labels_on_working_grid(rule, prob, *_whole_image(scale, shape))
+
+
+def _whole_image(scale: float, shape: tuple[int, int]) -> tuple[tuple[int, int], float, tuple[int, int, int, int]]:
+    """``(working origin, scale, level-0 box)`` of a whole image of ``shape``."""
     wx0, wy0, _, _ = working_box(0, 0, shape[1], shape[0], scale)
-    return keep_largest_pieces(labels_to_level0(rule(prob), (wx0, wy0), scale, (0, 0, shape[1], shape[0])))
+    return (wx0, wy0), scale, (0, 0, shape[1], shape[0])
 
 
 WAYS = {"level0": level0_nuclei, "working": working_nuclei}
@@ -76,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     for image_id in split_ids(root, "val"):
         sample = load_monuseg_image(root, "train", image_id)
         shape = sample.image.shape[:2]
-        prob = predictor.predict_image(np.ascontiguousarray(to_working(sample.image, (0, 0), scale)))
+        prob = predictor.predict_image(working_image(sample.image, scale))
         pixels += shape[0] * shape[1]
         for way, make in WAYS.items():
             start = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wsinuc.engine.nuclei import drop_larger_than, instances, opening_kernel
+from wsinuc.engine.nuclei import drop_larger_than, labels_on_level0, opening_kernel
 from wsinuc.errors import OptionError
 from wsinuc.instances import InstanceRule
 
@@ -25,21 +25,26 @@ def _two_touching_nuclei():
     return np.stack([interior, nucleus], axis=-1)
 
 
+def instances(context, prob):
+    """The run's rule on maps already on level 0 (scale 1: no resampling)."""
+    return labels_on_level0(context.rule, prob, (0, 0), 1.0, (0, 0, prob.shape[1], prob.shape[0]), context.model)
+
+
 def test_seeded_separates_touching_nuclei_and_fills_their_masks():
-    labels = instances(_Context("seeded"), _two_touching_nuclei(), 1.0)
+    labels = instances(_Context("seeded"), _two_touching_nuclei())
     assert labels.max() == 2
     assert (labels > 0).sum() == 2 * 15 * 15
     assert len(np.unique(labels[10:25, 10:25])) == 1 and len(np.unique(labels[10:25, 25:40])) == 1
 
 
 def test_opening_on_interior_boundary_maps_uses_the_nucleus_probability():
-    labels = instances(_Context("opening"), _two_touching_nuclei(), 1.0)
+    labels = instances(_Context("opening"), _two_touching_nuclei())
     assert labels.max() == 1 and (labels > 0).sum() == 2 * 15 * 15
 
 
 def test_seeded_on_a_single_map_is_a_one_line_option_error():
     with pytest.raises(OptionError, match="--postprocess: seeded needs .*; toy predicts nucleus probability only"):
-        instances(_Context("seeded"), np.zeros((8, 8), np.float32), 1.0)
+        instances(_Context("seeded"), np.zeros((8, 8), np.float32))
 
 
 @pytest.mark.parametrize(("scale", "kernel"), [(1.0, 5), (2.0, 3), (0.5, 11)])

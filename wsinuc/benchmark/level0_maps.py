@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from wsinuc.engine.nuclei import maps_to_level0
 from wsinuc.engine.plan import working_scale
-from wsinuc.slide.resample import to_level0, to_working, working_box
+from wsinuc.slide.resample import to_working, working_box
 
 
 def image_scale(card: dict, image_mpp: float) -> float:
@@ -41,15 +42,12 @@ def level0_probabilities(predictor, image: np.ndarray, scale: float) -> np.ndarr
     """
     if scale == 1.0:
         return predictor.predict_image(image)
-    prob = predictor.predict_image(np.ascontiguousarray(to_working(image, (0, 0), scale)))
-    return maps_to_image_grid(prob, scale, image.shape[:2])
-
-
-def maps_to_image_grid(prob: np.ndarray, scale: float, shape: tuple[int, int]) -> np.ndarray:
-    """``(h, w)`` or ``(h, w, C)`` working-grid maps of a whole image, resampled (bilinear) to its ``shape``."""
-    height, width = shape
+    height, width = image.shape[:2]
     wx0, wy0, _, _ = working_box(0, 0, width, height, scale)
-    channels = prob[..., None] if prob.ndim == 2 else prob
-    maps = [to_level0(np.ascontiguousarray(channels[..., m]), (wx0, wy0), scale, (0, 0, width, height))
-            for m in range(channels.shape[-1])]
-    return maps[0] if prob.ndim == 2 else np.stack(maps, axis=-1)
+    return maps_to_level0(predictor.predict_image(working_image(image, scale)), (wx0, wy0), scale,
+                          (0, 0, width, height))
+
+
+def working_image(image: np.ndarray, scale: float) -> np.ndarray:
+    """A whole ``(H, W, 3)`` image resampled to ``scale`` working pixels per pixel, as the engine reads it."""
+    return np.ascontiguousarray(to_working(image, (0, 0), scale))

@@ -89,32 +89,41 @@ def opening_kernel(scale: float) -> int:
 def chunk_labels(context, tile: Tile, prob: np.ndarray) -> np.ndarray:
     """Labelled nuclei of ``tile.valid_box`` at level 0, from its working-resolution probabilities.
 
-    When the working grid is finer than level 0 (``context.scale > 1``) the
-    run's rule labels the working-resolution map with its own lengths, and
-    the labels go to level 0 by nearest neighbour, each object kept as its
-    largest 4-connected piece. Otherwise the probabilities are resampled to
-    level 0 (bilinear) and the rule runs there, its lengths converted.
+    Nuclei are made on the finer grid: :func:`labels_on_working_grid` when
+    the working grid is finer than level 0 (``context.scale > 1``),
+    :func:`labels_on_level0` otherwise.
     """
     level0_box = tile.valid_box.xywh
     wx0, wy0, _, _ = working_box(*level0_box, context.scale)
-    if context.scale > 1.0:
-        labels = instances(context, prob, 1.0)
-        return keep_largest_pieces(labels_to_level0(labels, (wx0, wy0), context.scale, level0_box))
-    if prob.ndim == 3:
-        prob = np.stack([to_level0(np.ascontiguousarray(prob[..., m]), (wx0, wy0), context.scale, level0_box)
-                         for m in range(prob.shape[-1])], axis=-1)
-    else:
-        prob = to_level0(prob, (wx0, wy0), context.scale, level0_box)
-    return instances(context, prob, context.scale)
+    make = labels_on_working_grid if context.scale > 1.0 else labels_on_level0
+    return make(context.rule, prob, (wx0, wy0), context.scale, level0_box, context.model)
 
 
-def instances(context, prob: np.ndarray, scale: float) -> np.ndarray:
-    """Labelled nuclei of ``prob`` under the run's rule, its lengths converted to a grid of ``1 / scale`` px.
+def labels_on_working_grid(rule: InstanceRule, prob: np.ndarray, working_origin: tuple[int, int], scale: float,
+                           level0_box: tuple[int, int, int, int], model: str = "this model") -> np.ndarray:
+    """``rule`` on the working-resolution map with its own lengths, labels to ``level0_box`` by nearest neighbour.
 
-    ``prob`` is ``(H, W)`` nucleus probability, or ``(H, W, 2)`` interior and
-    nucleus probability from a background / interior / boundary model.
+    Each object is kept as its largest 4-connected piece. ``working_origin``
+    is the working ``(x0, y0)`` of ``prob[0, 0]``; ``model`` names the maps'
+    model in the rule's errors.
     """
-    return context.rule.at_scale(scale)(prob, context.model)
+    labels = rule(prob, model)
+    return keep_largest_pieces(labels_to_level0(labels, working_origin, scale, level0_box))
+
+
+def labels_on_level0(rule: InstanceRule, prob: np.ndarray, working_origin: tuple[int, int], scale: float,
+                     level0_box: tuple[int, int, int, int], model: str = "this model") -> np.ndarray:
+    """The maps resampled to ``level0_box`` (:func:`maps_to_level0`), then ``rule`` with its lengths converted."""
+    return rule.at_scale(scale)(maps_to_level0(prob, working_origin, scale, level0_box), model)
+
+
+def maps_to_level0(prob: np.ndarray, working_origin: tuple[int, int], scale: float,
+                   level0_box: tuple[int, int, int, int]) -> np.ndarray:
+    """``(h, w)`` or ``(h, w, C)`` working-resolution maps resampled (bilinear) to ``level0_box``."""
+    if prob.ndim == 2:
+        return to_level0(prob, working_origin, scale, level0_box)
+    return np.stack([to_level0(np.ascontiguousarray(prob[..., m]), working_origin, scale, level0_box)
+                     for m in range(prob.shape[-1])], axis=-1)
 
 
 def drop_larger_than(labels: np.ndarray, size: int) -> tuple[np.ndarray, int]:
