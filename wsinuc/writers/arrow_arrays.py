@@ -38,13 +38,19 @@ def numpy_array(values: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
 
 
+def text_array(data: np.ndarray, offsets: np.ndarray) -> pa.Array:
+    """A ``large_string`` array over flat UTF-8 bytes and its ``n + 1`` offsets (no copy)."""
+    return pa.LargeStringArray.from_buffers(
+        len(offsets) - 1, pa.py_buffer(offsets.astype(np.int64)), pa.py_buffer(data)
+    )
+
+
 def string_array(texts: Sequence[str]) -> pa.Array:
     """A ``large_string`` array of Python strings (UTF-8)."""
     encoded = [text.encode() for text in texts]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(data) for data in encoded], out=offsets[1:])
-    return pa.Array.from_buffers(pa.large_string(), len(encoded),
-                                 [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))])
+    return text_array(np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets)
 
 
 def numpy_table(columns: Mapping[str, np.ndarray]) -> pa.Table:

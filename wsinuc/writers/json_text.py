@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from wsinuc.writers.arrow_arrays import numpy_array, string_array, string_scalar
+from wsinuc.writers.arrow_arrays import numpy_array, string_array, string_scalar, text_array
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 ID_HEAD = b',\n{"type":"Feature","id":"'
@@ -97,13 +97,6 @@ def number_bytes(scaled: np.ndarray, decimals: int) -> tuple[np.ndarray, np.ndar
     return matrix, lengths
 
 
-def _text_array(data: np.ndarray, offsets: np.ndarray) -> pa.Array:
-    """A large_string Arrow array over flat bytes and int64 offsets (no copy)."""
-    return pa.LargeStringArray.from_buffers(
-        len(offsets) - 1, pa.py_buffer(offsets.astype(np.int64)), pa.py_buffer(data)
-    )
-
-
 def coordinates_text(
     scaled: np.ndarray, ring_lengths: np.ndarray, rings_per_polygon: np.ndarray, decimals: int
 ) -> pa.Array:
@@ -143,7 +136,7 @@ def coordinates_text(
     lengths[polygon_first_vertex] -= 1
     lengths[polygon_last_vertex] += 2
     offsets = np.concatenate([[0], np.cumsum(lengths)[polygon_last_vertex]])
-    return _text_array(matrix[matrix != 0], offsets)
+    return text_array(matrix[matrix != 0], offsets)
 
 
 def uuid_bytes(label_ids: np.ndarray) -> np.ndarray:
@@ -176,7 +169,7 @@ def feature_heads(label_ids: np.ndarray) -> pa.Array:
     heads = np.tile(template, (len(label_ids), 1))
     heads[:, ID_OFFSET : ID_OFFSET + ID_WIDTH] = uuid_bytes(label_ids)
     offsets = np.arange(len(label_ids) + 1, dtype=np.int64) * len(template)
-    return _text_array(heads.ravel(), offsets)
+    return text_array(heads.ravel(), offsets)
 
 
 def _text(value: str) -> pa.Scalar:
@@ -199,7 +192,7 @@ def _number_text(values: np.ndarray) -> pa.Array:
 def _constant_text(text: str, count: int) -> pa.Array:
     """``count`` copies of one string."""
     data = np.frombuffer(text.encode(), dtype=np.uint8)
-    return _text_array(np.tile(data, count), np.arange(count + 1, dtype=np.int64) * len(data))
+    return text_array(np.tile(data, count), np.arange(count + 1, dtype=np.int64) * len(data))
 
 
 def properties_text(
