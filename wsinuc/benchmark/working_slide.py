@@ -10,7 +10,6 @@ engines then read at level 0 with no resampling.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import tifffile
 
 from wsinuc.slide import open_slide
 from wsinuc.slide.resample import grid_scale, to_working
+from wsinuc.writers.atomic import atomic_file
 
 TILE = 256
 
@@ -74,8 +74,7 @@ def write_tiled_tiff(path: Path, pixels: np.ndarray, mpp: float, description: st
     with its tifffile backend.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.stem + ".partial" + path.suffix)
-    tifffile.imwrite(partial, pixels, photometric="rgb", tile=(TILE, TILE), compression="zlib",
-                     description=description, metadata=None,
-                     resolution=(1e4 / mpp, 1e4 / mpp), resolutionunit="CENTIMETER")
-    os.replace(partial, path)
+    with atomic_file(path) as handle:
+        tifffile.imwrite(handle, pixels, photometric="rgb", tile=(TILE, TILE), compression="zlib",
+                         description=description, metadata=None,
+                         resolution=(1e4 / mpp, 1e4 / mpp), resolutionunit="CENTIMETER")
