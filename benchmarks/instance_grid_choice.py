@@ -40,6 +40,7 @@ from wsinuc.engine.nuclei import labels_on_level0, labels_on_working_grid
 from wsinuc.inference.model_cache import cached_predictor, load_card_and_model
 from wsinuc.instances import InstanceRule
 from wsinuc.metrics import evaluate_instances, mean_metrics
+from wsinuc.models.cards import card_mpp
 from wsinuc.slide.resample import working_box
 
 
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     _, card = load_card_and_model(args.model, "cpu")
     scale = image_scale(card, MONUSEG_MPP)
     if scale >= 1.0:
-        raise SystemExit(f"{args.model}: works at {card.get('mpp', 0.25)} um/px, not coarser than the images")
+        raise SystemExit(f"{args.model}: works at {card_mpp(card)} um/px, not coarser than the images")
     rule = InstanceRule.from_card(card)
     predictor = cached_predictor(args.model, "cpu", 1, args.precision, False)
     rows, seconds, pixels = {way: [] for way in WAYS}, dict.fromkeys(WAYS, 0.0), 0

@@ -39,6 +39,7 @@ from wsinuc.config import InferenceConfig
 from wsinuc.datasets import default_data_root, load_monuseg_image
 from wsinuc.engine import segment_slides
 from wsinuc.inference.model_cache import load_card, resolve_model_name
+from wsinuc.models.cards import card_mpp
 
 MONUSEG_MPP = 0.25
 
@@ -58,7 +59,7 @@ def measure(root: Path, split: str, mpps: list[float], model: str, device: str, 
     ids = split_ids(root, split)[: limit or None]
     folder = split_folder(split)
     images = {image_id: load_monuseg_image(root, folder, image_id).image for image_id in ids}
-    model_mpp = float(load_card(resolve_model_name(model, device)).get("mpp", MONUSEG_MPP))
+    model_mpp = card_mpp(load_card(resolve_model_name(model, device)))
     results = {}
     for mpp in mpps:
         config = tile_segment_config(InferenceConfig(model=model, device=device, mpp=mpp))

@@ -325,8 +325,9 @@ def prepare_slide(args: argparse.Namespace, model: str) -> tuple[Path, dict]:
     """The slide both engines read: ``--slide``, or a synthetic one, at the model's resolution."""
     from wsinuc.benchmark.working_slide import working_copy
     from wsinuc.inference.model_cache import load_card
+    from wsinuc.models.cards import card_mpp
 
-    model_mpp = float(load_card(model).get("mpp", 0.25))
+    model_mpp = card_mpp(load_card(model))
     if not args.slide:
         path = ensure_slide(args.work, args.size, args.seed)
         copy, info = working_copy(path, model_mpp, args.work)

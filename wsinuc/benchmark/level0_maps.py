@@ -15,12 +15,13 @@ import numpy as np
 
 from wsinuc.engine.nuclei import maps_to_level0
 from wsinuc.engine.plan import working_scale
+from wsinuc.models.cards import card_mpp
 from wsinuc.slide.resample import to_working, working_box
 
 
 def image_scale(card: dict, image_mpp: float) -> float:
     """Working pixels per image pixel for a model card (its ``mpp``, 0.25 when absent)."""
-    return working_scale(image_mpp, float(card.get("mpp", 0.25)))
+    return working_scale(image_mpp, card_mpp(card))
 
 
 def level0_probabilities(predictor, image: np.ndarray, scale: float) -> np.ndarray:

@@ -24,11 +24,11 @@ from wsinuc.errors import OptionError
 from wsinuc.inference.model_cache import load_card, resolve_model_name
 from wsinuc.inference.runtime import Runtime, resolve_device_name, resolve_runtime
 from wsinuc.instances import InstanceRule
+from wsinuc.models.cards import card_mpp
 from wsinuc.slide import open_slide, require_mpp, tissue_mask
 from wsinuc.slide.resample import grid_scale
 from wsinuc.tiling import Box, Tile, crop_to_region, plan_tiles, select_tiles
 
-DEFAULT_TARGET_MPP = 0.25
 THUMBNAIL_SIZE = 2048
 WORK_DIR = ".work"
 STRIDE = 32
@@ -89,7 +89,7 @@ def plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan:
     model = resolve_model_name(inference.model, inference.device)
     card = load_card(model)
     runtime = config_runtime(config)
-    target = inference.target_mpp or float(card.get("mpp", DEFAULT_TARGET_MPP))
+    target = inference.target_mpp or card_mpp(card)
     level0_mpp = float(np.mean(mpp))
     scale = working_scale(level0_mpp, target)
     chunk_size, halo = level0_chunking(tiling.chunk_size, tiling.halo, scale)

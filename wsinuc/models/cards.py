@@ -20,6 +20,8 @@ from wsinuc.errors import WsinucError
 
 WEIGHTS_SUFFIX = ".safetensors"
 CARD_SUFFIX = ".json"
+#: Working pixel size of a card that records none (every model before ``--mpp``): MoNuSeg's 40x.
+DEFAULT_CARD_MPP = 0.25
 
 
 class WeightsError(WsinucError):
@@ -28,6 +30,11 @@ class WeightsError(WsinucError):
     def __init__(self, path: str | Path, problem: str) -> None:
         self.path = Path(path)
         super().__init__(f"{path}: {problem}")
+
+
+def card_mpp(card: dict[str, Any]) -> float:
+    """The working pixel size (um/px) a model card records, :data:`DEFAULT_CARD_MPP` when it has none."""
+    return float(card.get("mpp", DEFAULT_CARD_MPP))
 
 
 def weight_files(card: dict[str, Any], card_path: str | Path) -> list[tuple[Path, str]]:
