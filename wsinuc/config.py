@@ -177,7 +177,7 @@ class RunConfig:
     each process loads the model once), 2 threads on the CPU with OpenVINO
     (one OpenVINO stream each, so one thread post-processes while the other
     infers) and 1 thread on the CPU with torch (whose forward already uses
-    every core); see :func:`wsinuc.engine.dask_glue.resolve_execution`.
+    every core); see :func:`wsinuc.engine.execution.resolve_execution`.
     ``workers=0`` means that automatic count.
 
     For several slides (a cohort): ``skip_unreadable`` segments the readable

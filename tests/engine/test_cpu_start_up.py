@@ -1,4 +1,4 @@
-"""A CPU run served from the OpenVINO cache imports neither torch nor the model code."""
+"""A CPU run served from the OpenVINO cache imports neither torch nor the model code (nor Dask's distributed)."""
 
 from __future__ import annotations
 
@@ -24,14 +24,14 @@ finally:
 """
 
 
-def test_a_cached_openvino_cpu_run_imports_no_torch(tmp_path, small_slide, colour_model):
+def test_a_cached_openvino_cpu_run_imports_no_torch_and_no_distributed(tmp_path, small_slide, colour_model):
     from wsinuc.inference.openvino_cache import openvino_model_path
 
     openvino_model_path(str(colour_model))  # the cache of this session's WSINUC_CACHE_DIR
     out = tmp_path / "out"
-    command = [sys.executable, "-c", _SCRIPT.replace("HEAVY_NAMES", repr(HEAVY)), "segment", str(small_slide),
-               "--model", str(colour_model), "--device", "cpu", "--region", "0,0,300,300", "--no-tissue",
-               "--out", str(out), "--quiet"]
+    script = _SCRIPT.replace("HEAVY_NAMES", repr((*HEAVY, "distributed")))
+    command = [sys.executable, "-c", script, "segment", str(small_slide), "--model", str(colour_model),
+               "--device", "cpu", "--region", "0,0,300,300", "--no-tissue", "--out", str(out), "--quiet"]
     result = subprocess.run(command, env=dict(os.environ), capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     heavy = json.loads(result.stdout.rsplit("HEAVY=", 1)[1])

@@ -27,6 +27,7 @@ from wsinuc.config import (
     SegmentConfig,
     TilingConfig,
 )
+from wsinuc.engine.execution import warm_up_in_background
 from wsinuc.errors import OptionError
 
 app = typer.Typer(
@@ -116,9 +117,6 @@ def segment(
     printed and written to <out>/wsinuc-summary.json; the exit code is 1 when
     any slide failed or was skipped.
     """
-    from wsinuc.cli.progress import RichReporter
-    from wsinuc.engine import cohort
-
     config = SegmentConfig(
         tiling=TilingConfig(chunk_size=chunk_size, halo=halo, tissue=tissue, region=_parse_region(region)),
         inference=InferenceConfig(model=model, device=device, mpp=mpp, target_mpp=target_mpp,
@@ -129,6 +127,10 @@ def segment(
         run=RunConfig(scheduler=scheduler, workers=workers, skip_unreadable=skip_unreadable,
                       fail_fast=fail_fast or len(slides) == 1),
     )
+    warm_up_in_background(config)  # the network compiles while the engine below is imported
+    from wsinuc.cli.progress import RichReporter
+    from wsinuc.engine import cohort
+
     typed = {str(cohort.absolute(slide)): str(slide) for slide in slides}
     summary = cohort.segment_cohort(slides, out, config, RichReporter(enabled=not quiet),
                                     lambda entry: print_slide(console, entry, typed))

@@ -19,10 +19,10 @@ from PIL import Image
 
 from wsinuc.config import SegmentConfig
 from wsinuc.engine.chunk_task import ChunkContext, working_shape
-from wsinuc.engine.dask_glue import openvino_streams, resolve_execution
+from wsinuc.engine.execution import config_runtime
 from wsinuc.errors import OptionError
 from wsinuc.inference.model_cache import load_card, resolve_model_name
-from wsinuc.inference.runtime import Runtime, resolve_device_name, resolve_runtime
+from wsinuc.inference.runtime import resolve_device_name
 from wsinuc.instances import InstanceRule
 from wsinuc.models.cards import card_mpp
 from wsinuc.slide import open_slide, require_mpp, tissue_mask
@@ -107,14 +107,6 @@ def plan_run(slide_path: Path, out_dir: Path, config: SegmentConfig) -> RunPlan:
     )
     return RunPlan(out_dir / slide_path.stem, context, tuple(tiles), chunk_size, halo, (height, width), mpp, card,
                    thumbnail)
-
-
-def config_runtime(config: SegmentConfig) -> Runtime:
-    """The run's :class:`Runtime`: device, backend and precision, and one OpenVINO stream per thread worker."""
-    inference = config.inference
-    model = resolve_model_name(inference.model, inference.device)
-    runtime = resolve_runtime(inference.device, inference.backend, inference.precision, model)
-    return openvino_streams(resolve_execution(config.run, runtime), runtime)
 
 
 #: A slide whose pixel size is within this fraction of the model's is read on its own grid, not resampled:

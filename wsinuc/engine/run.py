@@ -21,12 +21,13 @@ from pathlib import Path
 
 from wsinuc.config import SegmentConfig
 from wsinuc.engine.chunk_task import run_batch
-from wsinuc.engine.dask_glue import collect_tasks, dask_client, resolve_execution, submit_tasks
+from wsinuc.engine.dask_glue import collect_tasks, dask_client, submit_tasks
+from wsinuc.engine.execution import resolve_run
 from wsinuc.engine.merge import build_lookup, write_labels, write_vectors
 from wsinuc.engine.nuclei import lap
 from wsinuc.engine.paths import absolute, absolute_config
 from wsinuc.engine.pipeline import overlapped
-from wsinuc.engine.plan import THUMBNAIL_SIZE, RunPlan, batches, config_runtime, plan_run
+from wsinuc.engine.plan import THUMBNAIL_SIZE, RunPlan, batches, plan_run
 from wsinuc.engine.record import fingerprint, output_names, run_record
 from wsinuc.engine.store import ChunkStore
 from wsinuc.errors import OptionError, WsinucError
@@ -36,6 +37,7 @@ from wsinuc.tiling import Tile
 from wsinuc.writers import GeoJSONWriter, LabelsZarrWriter, TableWriter, draw_overlay, save_image
 from wsinuc.writers.atomic import atomic_file, partial_dir_path, partial_file_path
 from wsinuc.writers.zarr_labels import markers_dir_path
+from wsinuc.writers.zarr_pyramid import read_region
 
 
 class Reporter:
@@ -151,8 +153,8 @@ def segment_slides(
 
 @contextlib.contextmanager
 def engine_client(config: SegmentConfig) -> Iterator:
-    """The Dask client of ``config.run``, ``auto`` resolved by :func:`~wsinuc.engine.dask_glue.resolve_execution`."""
-    with dask_client(resolve_execution(config.run, config_runtime(config))) as client:
+    """The client of ``config.run``, ``auto`` resolved by :func:`~wsinuc.engine.execution.resolve_run`."""
+    with dask_client(resolve_run(config)[0]) as client:
         yield client
 
 
@@ -229,4 +231,5 @@ def _write_overlay(plan: RunPlan, zarr_path: Path, path: Path) -> None:
     levels = sorted(group.array_keys(), key=int)
     scale = thumbnail.shape[1] / plan.slide_shape[1]
     level = max((lv for lv in levels if 2 ** int(lv) <= max(1.0, 1 / scale)), key=int)
-    save_image(path, draw_overlay(thumbnail, group[level][...]))
+    labels = group[level]
+    save_image(path, draw_overlay(thumbnail, read_region(labels, slice(0, labels.shape[0]), slice(0, labels.shape[1]))))

@@ -65,13 +65,17 @@ def weights_stem(model: str) -> Path:
     raise weights_not_found(model, list_bundled_weights())
 
 
-@functools.lru_cache(maxsize=4)
 def load_card_and_model(model: str, device: str) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Load (and cache per process) the torch model and its card."""
+    """Load (and cache per process) the torch model and its card; threads asking at once share one load."""
+    with _LOCK:
+        return _load_card_and_model(model, device)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_card_and_model(model: str, device: str) -> tuple[torch.nn.Module, dict[str, Any]]:
     from wsinuc.device import resolve_device
 
-    with _LOCK:
-        return load_weights(weights_stem(model), device=resolve_device(device))
+    return load_weights(weights_stem(model), device=resolve_device(device))
 
 
 def load_weights(*args, **kwargs):
@@ -102,19 +106,36 @@ def cached_predictor(
     return Predictor(network, resolve_device(device), batch_size=batch_size, precision=precision, tta=tta)
 
 
-@functools.lru_cache(maxsize=4)
 def runtime_predictor(model: str, runtime: Runtime, batch_size: int, tta: bool = False) -> Predictor:
-    """A :class:`Predictor` for ``model`` on a resolved :class:`Runtime`, built once per process.
+    """A :class:`Predictor` for ``model`` on a resolved :class:`Runtime`; the network is loaded once per process.
 
     With the ``openvino`` backend the converted model comes from the cache
     (:func:`~wsinuc.inference.openvino_cache.openvino_model_path`, converting
-    it when missing) and torch is not imported.
+    it when missing) and torch is not imported. Threads asking at once share
+    one load.
     """
     if runtime.backend == "torch":
         return cached_predictor(model, runtime.device, batch_size, runtime.precision, tta)
+    return Predictor(openvino_network(model, runtime), runtime.device, batch_size=batch_size, tta=tta)
+
+
+def openvino_network(model: str, runtime: Runtime):
+    """The compiled OpenVINO network of ``model`` for ``runtime``'s precision and streams, compiled once per process."""
+    with _LOCK:
+        return _compiled_openvino(model, runtime.precision, runtime.streams)
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled_openvino(model: str, precision: str, streams: int):
     from wsinuc.inference.openvino_backend import OpenVinoBackend
     from wsinuc.inference.openvino_cache import openvino_model_path
 
-    with _LOCK:
-        backend = OpenVinoBackend(openvino_model_path(model), runtime.precision, runtime.streams)
-    return Predictor(backend, runtime.device, batch_size=batch_size, tta=tta)
+    return OpenVinoBackend(openvino_model_path(model), precision, streams)
+
+
+def warm_up(model: str, runtime: Runtime) -> None:
+    """Load the network :func:`runtime_predictor` will use, so that its first call finds it ready."""
+    if runtime.backend == "torch":
+        load_card_and_model(model, runtime.device)
+    else:
+        openvino_network(model, runtime)
