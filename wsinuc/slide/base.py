@@ -197,6 +197,9 @@ class Slide:
                 source = self._read(
                     level_to_base(sx0, level_ds), level_to_base(sy0, level_ds), sx1 - sx0, sy1 - sy0, level
                 )
+                if source.shape[:2] == (oy1 - oy, ox1 - ox):  # a level no larger than the thumbnail
+                    out[oy:oy1, ox:ox1] = source
+                    continue
                 resized = Image.fromarray(source).resize((ox1 - ox, oy1 - oy), Image.Resampling.BOX)
                 out[oy:oy1, ox:ox1] = np.asarray(resized)
         return out

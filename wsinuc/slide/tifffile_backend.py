@@ -1,8 +1,10 @@
 """tifffile backend: OME-TIFF, Aperio SVS, pyramidal and plain TIFF.
 
-Each pyramid level is opened as a zarr array over tifffile's store, so a
-region read decodes only the tiles or strips it touches; the whole slide is
-never loaded.
+A region read goes through a zarr array over tifffile's store, so it
+decodes only the tiles or strips it touches; the whole slide is never
+loaded. A read of a whole level (a small image segmented at once, a
+single-level slide's thumbnail) is decoded by tifffile directly, without
+zarr's per-call cost.
 """
 
 from __future__ import annotations
@@ -31,20 +33,33 @@ ASSOCIATED_ALPHA = 1
 
 
 class TiffLevel:
-    """One pyramid level: a lazy zarr array and where its Y, X and sample axes are."""
+    """One pyramid level: where its Y, X and sample axes are, read whole or through a lazy zarr array.
 
-    def __init__(self, array: zarr.Array, axes: str) -> None:
+    A window covering the whole level is decoded by tifffile at once; any
+    other window goes through a zarr array over tifffile's store (opened on
+    the first such read), which decodes only the tiles or strips it touches.
+    """
+
+    def __init__(self, tiff: tifffile.TiffFile, index: int, shape: tuple[int, ...], axes: str) -> None:
         if "Y" not in axes or "X" not in axes:
             raise ValueError(f"series axes {axes!r} have no Y and X")
-        self.array = array
         self.axes = axes
         self.sample_axis = "S" if "S" in axes else ("C" if "C" in axes else None)
+        self._tiff, self._index, self._shape = tiff, index, tuple(int(n) for n in shape)
+        self._array: zarr.Array | None = None
 
     @property
     def size(self) -> tuple[int, int]:
         """``(width, height)`` of the level."""
-        shape = dict(zip(self.axes, self.array.shape, strict=True))
+        shape = dict(zip(self.axes, self._shape, strict=True))
         return int(shape["X"]), int(shape["Y"])
+
+    @property
+    def array(self) -> zarr.Array:
+        """The level as a read-only zarr array (opened on first use)."""
+        if self._array is None:
+            self._array = zarr.open(self._tiff.aszarr(series=0, level=self._index), mode="r")
+        return self._array
 
     def read(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
         """Pixels of the in-range window as ``(y1 - y0, x1 - x0[, samples])``."""
@@ -60,13 +75,16 @@ class TiffLevel:
                 selection.append(0)
                 continue
             kept.append(axis)
-        pixels = np.asarray(self.array[tuple(selection)])
+        if (x0, y0, x1, y1) == (0, 0, *self.size):
+            pixels = np.asarray(self._tiff.series[0].levels[self._index].asarray())[tuple(selection)]
+        else:
+            pixels = np.asarray(self.array[tuple(selection)])
         order = [kept.index(axis) for axis in ("Y", "X", self.sample_axis) if axis in kept]
         return np.transpose(pixels, order)
 
 
 class TifffileSlide(Slide):
-    """A slide read through ``tifffile.TiffFile`` and zarr."""
+    """A slide read through ``tifffile.TiffFile`` (and zarr for windows)."""
 
     def __init__(
         self, tiff: tifffile.TiffFile, levels: list[TiffLevel], metadata: SlideMetadata, premultiplied: bool
@@ -131,10 +149,7 @@ def tiff_objective_power(tiff: tifffile.TiffFile) -> float | None:
 
 def _open_levels(tiff: tifffile.TiffFile) -> list[TiffLevel]:
     series = tiff.series[0]
-    return [
-        TiffLevel(zarr.open(tiff.aszarr(series=0, level=index), mode="r"), level.axes)
-        for index, level in enumerate(series.levels)
-    ]
+    return [TiffLevel(tiff, index, level.shape, level.axes) for index, level in enumerate(series.levels)]
 
 
 def _metadata(path: Path, tiff: tifffile.TiffFile, levels: list[TiffLevel]) -> SlideMetadata:
