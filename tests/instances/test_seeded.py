@@ -65,6 +65,15 @@ def test_grown_pixels_are_the_geodesic_dilation_of_the_seeds_inside_the_mask(rin
     np.testing.assert_array_equal(grown[seeds > 0], seeds[seeds > 0])
 
 
+def test_a_pixel_reached_by_two_labels_in_one_step_takes_the_larger_id():
+    seeds = np.zeros((3, 7), dtype=np.int32)
+    seeds[1, 1], seeds[1, 5] = 4, 9
+    grown = grow_labels(seeds, np.ones_like(seeds, dtype=bool), 2)
+    assert grown[1].tolist() == [4, 4, 4, 9, 9, 9, 9]  # (1, 3) is two steps from both
+    assert grown[0].tolist() == [4, 4, 4, 0, 9, 9, 9]  # (0, 3) is three steps from both
+    assert seeds[1, 3] == 0  # the input is not modified
+
+
 def test_small_seeds_are_dropped_and_objects_are_edge_connected():
     interior, nucleus = random_maps(3)
     interior[2:4, 2:4] = 0.9  # a 4 px seed

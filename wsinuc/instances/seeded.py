@@ -211,20 +211,23 @@ def grow_labels(labels: np.ndarray, mask: np.ndarray, rings: int) -> np.ndarray:
     if rings <= 0 or not grown.any():
         return grown
     free = np.asarray(mask, dtype=bool) & (grown == 0)
+    reach, new = np.empty_like(grown), np.empty_like(free)
     for _ in range(rings):
-        reach = _cross_maximum(grown)
-        new = free & (reach > 0)
+        _cross_maximum(grown, out=reach)
+        np.greater(reach, 0, out=new)
+        new &= free
         if not new.any():
             break
-        grown[new] = reach[new]
+        np.copyto(grown, reach, where=new)
         free &= ~new
     return grown
 
 
-def _cross_maximum(labels: np.ndarray) -> np.ndarray:
-    """Largest label among each pixel's four edge neighbours (0 outside the array)."""
-    reach = np.zeros_like(labels)
-    np.maximum(reach[1:], labels[:-1], out=reach[1:])
+def _cross_maximum(labels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Largest label among each pixel's four edge neighbours (0 outside the array), into ``out`` if given."""
+    reach = np.empty_like(labels) if out is None else out
+    reach[0] = 0
+    reach[1:] = labels[:-1]
     np.maximum(reach[:-1], labels[1:], out=reach[:-1])
     np.maximum(reach[:, 1:], labels[:, :-1], out=reach[:, 1:])
     np.maximum(reach[:, :-1], labels[:, 1:], out=reach[:, :-1])
