@@ -16,6 +16,8 @@ Three parts (``--part``, default all):
     of the end-to-end time. Each ``--speed-extra "OPTIONS"`` adds a run of the
     same command with those options (e.g. ``"--model cascade-ib-lite"``, the
     previous default) to the same run, with its wall time over the default's.
+    The commands take turns for ``--repeats`` rounds; walls and ratios are
+    medians over the rounds.
 ``region``
     A 300 x 300 region of the sample slide from the command line: wall time of
     whole processes with an empty OpenVINO cache (the first run converts
@@ -32,6 +34,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -120,33 +123,50 @@ def _bare_forward(root: Path, ids: list[str]) -> dict:
     return {"seconds": time.perf_counter() - clock, "runtime": runtime.describe()}
 
 
-def speed(root: Path, extras: tuple[str, ...] = ()) -> dict:
-    """Default options vs ``--backend torch --precision fp32`` (and vs each of ``extras``' options), same run."""
+def speed(root: Path, extras: tuple[str, ...] = (), repeats: int = 1) -> dict:
+    """Default options vs ``--backend torch --precision fp32`` (and vs each of ``extras``' options), same run.
+
+    The commands run in turn, ``repeats`` rounds of each, so that a slower
+    spell of a shared machine touches every command alike; walls and ratios
+    are medians over the rounds (each round's ratio is also kept).
+    """
     ids = list_monuseg_ids(root, "test")
     paths = [root / "test" / "images" / f"{image_id}.tif" for image_id in ids]
-    runs = {}
     commands = [("default", []), ("torch fp32", ["--backend", "torch", "--precision", "fp32"]),
                 *((extra, shlex.split(extra)) for extra in extras)]
+    walls: dict[str, list[float]] = {name: [] for name, _ in commands}
+    runs = {}
     with tempfile.TemporaryDirectory(prefix="wsinuc-backends-") as tmp:
-        for name, extra in commands:
-            out = Path(tmp) / f"run{len(runs)}"
-            seconds = _segment(paths, out, ["--mpp", "0.25", *extra])
-            runs[name] = {"wall_s": seconds} | _scores(root, out, ids)
+        for repeat in range(repeats):
+            for index, (name, extra) in enumerate(commands):
+                out = Path(tmp) / f"run{repeat}-{index}"
+                walls[name].append(_segment(paths, out, ["--mpp", "0.25", *extra]))
+                if repeat == 0:
+                    runs[name] = _scores(root, out, ids)
+                shutil.rmtree(out)
+    for name, values in walls.items():
+        runs[name] |= {"wall_s": statistics.median(values), "walls_s": values}
     bare = _bare_forward(root, ids)
-    result = {"tiles": len(ids), "runs": runs, "bare_forward_default": bare,
-              "speedup": runs["torch fp32"]["wall_s"] / runs["default"]["wall_s"],
+    rounds = {name: [w / d for w, d in zip(values, walls["default"], strict=True)] for name, values in walls.items()}
+    result = {"tiles": len(ids), "repeats": repeats, "runs": runs, "bare_forward_default": bare,
+              "speedup": statistics.median(rounds["torch fp32"]), "speedup_per_round": rounds["torch fp32"],
               "model_share": bare["seconds"] / runs["default"]["wall_s"],
               "aji_difference": runs["default"]["aji"] - runs["torch fp32"]["aji"],
-              "wall_over_default": {name: run["wall_s"] / runs["default"]["wall_s"] for name, run in runs.items()}}
-    print_table("wsinuc segment, 14 MoNuSeg test tiles (whole process)", [
+              "wall_over_default": {name: statistics.median(values) for name, values in rounds.items()},
+              "wall_over_default_per_round": rounds}
+    print_table(f"wsinuc segment, 14 MoNuSeg test tiles (whole process, median of {repeats})", [
         *((f"{k}: wall / AJI / F1", f"{r['wall_s']:.1f} s / {r['aji']:.4f} / {r['f1']:.4f}") for k, r in runs.items()),
         ("default runtime", runs["default"]["runtime"]),
-        ("speed-up of the default", f"{result['speedup']:.2f}x"),
+        ("speed-up of the default", f"{result['speedup']:.2f}x (rounds: {_ratios(rounds['torch fp32'])})"),
         ("bare forward of the default", f"{bare['seconds']:.1f} s ({result['model_share']:.2f} of end to end)"),
         ("AJI default - torch fp32", f"{result['aji_difference']:+.4f}"),
-        *((f"{name}: wall / default's", f"{ratio:.2f}") for name, ratio in result["wall_over_default"].items()
-          if name not in ("default", "torch fp32"))])
+        *((f"{name}: wall / default's", f"{result['wall_over_default'][name]:.2f} (rounds: {_ratios(ratios)})")
+          for name, ratios in rounds.items() if name not in ("default", "torch fp32"))])
     return result
+
+
+def _ratios(values: list[float]) -> str:
+    return ", ".join(f"{value:.2f}" for value in values)
 
 
 def region(slide: Path, repeats: int) -> dict:
@@ -177,7 +197,8 @@ def main() -> None:
     parser.add_argument("--model", default="cascade-ib-lite-20x", help="model of the accuracy part (default: the default model)")
     parser.add_argument("--speed-extra", action="append", default=[],
                         help='speed part: also time the command with these options, e.g. "--model cascade-ib-lite"')
-    parser.add_argument("--repeats", type=int, default=3, help="whole-process runs of each region timing")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="whole-process runs of each timing (speed: rounds of all its commands in turn)")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
     root = args.data or default_data_root() / "monuseg"
@@ -185,7 +206,7 @@ def main() -> None:
     parts = ("accuracy", "speed", "region") if args.part == "all" else (args.part,)
     device = device_info("cpu") | {"device_slug": "cpu"}
     for part in parts:
-        found = {"accuracy": lambda: accuracy(root, args.model), "speed": lambda: speed(root, tuple(args.speed_extra)),
+        found = {"accuracy": lambda: accuracy(root, args.model), "speed": lambda: speed(root, tuple(args.speed_extra), args.repeats),
                  "region": lambda: region(slide, args.repeats)}[part]()
         record = {"kind": "backends", "part": part, "device": device, "versions": versions(), "result": found}
         console.print(f"wrote {write_result(record, args.results, 'backends', part)}")
