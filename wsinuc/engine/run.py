@@ -34,10 +34,7 @@ from wsinuc.errors import OptionError, WsinucError
 from wsinuc.instances import MEASUREMENT_COLUMNS
 from wsinuc.slide import open_slide
 from wsinuc.tiling import Tile
-from wsinuc.writers import GeoJSONWriter, LabelsZarrWriter, TableWriter, draw_overlay, save_image
-from wsinuc.writers.atomic import atomic_file, partial_dir_path, partial_file_path
-from wsinuc.writers.zarr_labels import markers_dir_path
-from wsinuc.writers.zarr_pyramid import read_region
+from wsinuc.writers.atomic import atomic_file, markers_dir_path, partial_dir_path, partial_file_path
 
 
 class Reporter:
@@ -193,6 +190,8 @@ def _remove(path: Path) -> None:
 
 def _write_outputs(plan: RunPlan, config: SegmentConfig) -> tuple[dict, dict]:
     """Write the requested outputs; return the counts and the seconds each part took."""
+    from wsinuc.writers import GeoJSONWriter, LabelsZarrWriter, TableWriter  # pass 2 only: not before the first chunk
+
     store, names, out, tiles = ChunkStore(plan.context.work_dir), output_names(config), plan.out_dir, plan.tiles
     parts: dict[str, float] = {}
     clock = time.perf_counter()
@@ -222,6 +221,9 @@ def _write_outputs(plan: RunPlan, config: SegmentConfig) -> tuple[dict, dict]:
 
 def _write_overlay(plan: RunPlan, zarr_path: Path, path: Path) -> None:
     import zarr
+
+    from wsinuc.writers.overlay import draw_overlay, save_image
+    from wsinuc.writers.zarr_pyramid import read_region
 
     thumbnail = plan.thumbnail
     if thumbnail is None:

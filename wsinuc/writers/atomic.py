@@ -60,6 +60,12 @@ def partial_dir_path(path: str | Path) -> Path:
     return path.with_name(f"{path.name}{PARTIAL_SUFFIX}")
 
 
+def markers_dir_path(path: str | Path) -> Path:
+    """Return the folder of per-unit "done" markers of a labels output being built."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.partial-blocks")
+
+
 def format_bytes(n_bytes: float) -> str:
     """Return a byte count as a short human-readable string (``"1.5 GiB"``)."""
     value = float(n_bytes)

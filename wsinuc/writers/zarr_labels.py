@@ -39,6 +39,7 @@ from wsinuc.writers.atomic import (
     OutputError,
     commit_dir,
     disk_full_guard,
+    markers_dir_path,
     partial_dir_path,
     remove_quietly,
 )
@@ -49,12 +50,6 @@ logger = logging.getLogger(__name__)
 NGFF_VERSION = "0.5"
 LABEL_DTYPE = np.dtype("uint32")
 _MAX_LABEL = int(np.iinfo(LABEL_DTYPE).max)
-
-
-def markers_dir_path(path: str | Path) -> Path:
-    """Return the folder of per-unit "done" markers of a labels output being built."""
-    path = Path(path)
-    return path.with_name(f"{path.name}.partial-blocks")
 
 
 def default_level_count(shape: tuple[int, int], chunk: tuple[int, int]) -> int:
