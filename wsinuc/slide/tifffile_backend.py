@@ -2,18 +2,18 @@
 
 A region read goes through a zarr array over tifffile's store, so it
 decodes only the tiles or strips it touches; the whole slide is never
-loaded. A read of a whole level (a small image segmented at once, a
-single-level slide's thumbnail) is decoded by tifffile directly, without
-zarr's per-call cost.
+loaded. A read of a whole level (a single-level slide's thumbnail), or of
+any part of a small level (a 1000 x 1000 tile), is decoded by tifffile
+directly, without zarr's per-call cost.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tifffile
-import zarr
 
 from wsinuc.errors import SlideError
 from wsinuc.slide.base import Slide, SlideMetadata, with_mpp
@@ -27,17 +27,24 @@ from wsinuc.slide.mpp import (
 )
 from wsinuc.slide.pixels import read_window, to_rgb_uint8
 
+if TYPE_CHECKING:
+    import zarr
+
 BACKEND = "tifffile"
 READ_ERRORS = (tifffile.TiffFileError, OSError, ValueError, KeyError, IndexError, RuntimeError)
 ASSOCIATED_ALPHA = 1
+#: A level of at most this many pixels is decoded whole by tifffile for any window (a few ms for a
+#: 1000 x 1000 tile, less than zarr's cost per call); larger levels are read window by window.
+WHOLE_LEVEL_PIXELS = 2**21
 
 
 class TiffLevel:
     """One pyramid level: where its Y, X and sample axes are, read whole or through a lazy zarr array.
 
-    A window covering the whole level is decoded by tifffile at once; any
-    other window goes through a zarr array over tifffile's store (opened on
-    the first such read), which decodes only the tiles or strips it touches.
+    A window covering the whole level, or any window of a level of at most
+    :data:`WHOLE_LEVEL_PIXELS`, is decoded by tifffile at once; any other
+    window goes through a zarr array over tifffile's store (opened on the
+    first such read), which decodes only the tiles or strips it touches.
     """
 
     def __init__(self, tiff: tifffile.TiffFile, index: int, shape: tuple[int, ...], axes: str) -> None:
@@ -58,6 +65,8 @@ class TiffLevel:
     def array(self) -> zarr.Array:
         """The level as a read-only zarr array (opened on first use)."""
         if self._array is None:
+            import zarr  # only windowed reads need it
+
             self._array = zarr.open(self._tiff.aszarr(series=0, level=self._index), mode="r")
         return self._array
 
@@ -75,7 +84,8 @@ class TiffLevel:
                 selection.append(0)
                 continue
             kept.append(axis)
-        if (x0, y0, x1, y1) == (0, 0, *self.size):
+        width, height = self.size
+        if (x0, y0, x1, y1) == (0, 0, width, height) or width * height <= WHOLE_LEVEL_PIXELS:
             pixels = np.asarray(self._tiff.series[0].levels[self._index].asarray())[tuple(selection)]
         else:
             pixels = np.asarray(self.array[tuple(selection)])
