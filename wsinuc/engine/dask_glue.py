@@ -22,8 +22,6 @@ from typing import Any
 from wsinuc.config import RunConfig
 from wsinuc.engine.thread_client import ThreadClient
 
-log = logging.getLogger(__name__)
-
 @contextlib.contextmanager
 def dask_client(run: RunConfig) -> Iterator[Any]:
     """A client for ``run.scheduler``, closed on exit.
