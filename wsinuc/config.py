@@ -170,7 +170,11 @@ class OutputConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Execution on Dask: ``auto``, ``threads``, ``processes`` or a scheduler address.
+    """Execution: ``auto``, ``threads``, ``processes`` or a Dask scheduler address.
+
+    ``threads`` are local worker threads on a thread pool
+    (:class:`~wsinuc.engine.thread_client.ThreadClient`, no Dask scheduler);
+    ``processes`` a local ``distributed`` cluster; an address an existing one.
 
     ``auto`` is 4 worker processes on CUDA (reading and post-processing of
     some batches overlap the inference of others without sharing one GIL;
