@@ -69,6 +69,17 @@ def test_truncated_pyramid_fails_at_open(lossless_svs: Path, backend: str) -> No
     assert_one_line_naming(error, "truncated.svs")
 
 
+def test_without_verify_a_truncated_slide_opens_and_fails_where_it_is_read(lossless_svs: Path) -> None:
+    data = lossless_svs.read_bytes()
+    truncated = lossless_svs.with_name("truncated-late.svs")
+    truncated.write_bytes(data[: len(data) // 2])
+    with open_slide(truncated, backend="tifffile", verify=False) as slide:  # a slide checked a moment ago
+        width, height = slide.dimensions
+        with pytest.raises(SlideError, match="cannot read region") as error:
+            slide.read_region(0, 0, width, height, 0)
+    assert_one_line_naming(error, "truncated-late.svs")
+
+
 def test_truncated_plain_tiff_fails_at_open(tmp_path: Path) -> None:
     path = write_tiff_image(tmp_path / "plain.tif", random_rgb(64, 64))
     data = path.read_bytes()

@@ -89,6 +89,11 @@ def test_inner_boundaries_refuse_a_stack():
         inner_boundaries(np.zeros((2, 3, 3), dtype=int))
 
 
+def test_resize_nearest_to_the_same_shape_is_the_array_itself():
+    labels = np.arange(12).reshape(3, 4)
+    assert resize_nearest(labels, (3, 4)) is labels
+
+
 def test_resize_nearest_repeats_pixels():
     np.testing.assert_array_equal(
         resize_nearest(np.array([[1, 2], [3, 4]]), (2, 4)), [[1, 1, 2, 2], [3, 3, 4, 4]]

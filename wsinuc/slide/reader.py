@@ -95,7 +95,8 @@ def _prefer_more_levels(slide: Slide, mpp: Mpp | None) -> Slide:
 
 
 def open_slide(
-    path: str | Path, *, mpp: float | tuple[float, float] | None = None, backend: str = "auto"
+    path: str | Path, *, mpp: float | tuple[float, float] | None = None, backend: str = "auto",
+    verify: bool = True,
 ) -> Slide:
     """Open a whole-slide image or a plain image for reading.
 
@@ -107,6 +108,11 @@ def open_slide(
         Pixel size in um/px overriding the file's own (0 < mpp < 100).
     backend : str
         "auto", "openslide", "tifffile", "pil" or "tiatoolbox".
+    verify : bool
+        Check that a TIFF is complete and decode a probe region first (the
+        default). ``False`` is for a slide opened and checked a moment ago
+        (the engine's chunk tasks): a region that cannot be decoded still
+        raises :class:`SlideError` when it is read.
 
     Returns
     -------
@@ -124,12 +130,14 @@ def open_slide(
     _validate_backend(backend)
     override = validate_mpp_override(mpp)
     _validate_path(path)
-    check_tiff_complete(path)
+    if verify:
+        check_tiff_complete(path)
     slide = _open_first(path, _candidates(path, backend), override)
     if backend == "auto":
         slide = _prefer_more_levels(slide, override)
     try:
-        probe_read(slide)
+        if verify:
+            probe_read(slide)
     except SlideError:
         slide.close()
         raise

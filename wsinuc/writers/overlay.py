@@ -37,12 +37,16 @@ def _validate_rgb(image: np.ndarray) -> np.ndarray:
 def resize_nearest(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Resample a 2-D array to ``shape`` by nearest neighbour (no new label values).
 
+    An array that already has ``shape`` is returned as it is.
+
     >>> resize_nearest(np.array([[1, 2], [3, 4]]), (4, 4))[:, 0].tolist()
     [1, 1, 3, 3]
     """
     labels = np.asarray(labels)
     if labels.ndim != 2:
         raise ValueError(f"labels must be 2-D, got shape {labels.shape}")
+    if labels.shape == tuple(shape):
+        return labels
     rows = (np.arange(shape[0]) * labels.shape[0]) // shape[0]
     cols = (np.arange(shape[1]) * labels.shape[1]) // shape[1]
     return labels[np.ix_(rows, cols)]
