@@ -206,7 +206,8 @@ def main() -> None:
     parts = ("accuracy", "speed", "region") if args.part == "all" else (args.part,)
     device = device_info("cpu") | {"device_slug": "cpu"}
     for part in parts:
-        found = {"accuracy": lambda: accuracy(root, args.model), "speed": lambda: speed(root, tuple(args.speed_extra), args.repeats),
+        found = {"accuracy": lambda: accuracy(root, args.model),
+                 "speed": lambda: speed(root, tuple(args.speed_extra), args.repeats),
                  "region": lambda: region(slide, args.repeats)}[part]()
         record = {"kind": "backends", "part": part, "device": device, "versions": versions(), "result": found}
         console.print(f"wrote {write_result(record, args.results, 'backends', part)}")

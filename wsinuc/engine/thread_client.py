@@ -37,7 +37,9 @@ class ThreadClient:
         self.workers = workers
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="wsinuc-worker")
 
-    def map(self, func: Callable[[Any], Any], items: Iterable[Any], pure: bool = False) -> list[concurrent.futures.Future]:
+    def map(
+        self, func: Callable[[Any], Any], items: Iterable[Any], pure: bool = False
+    ) -> list[concurrent.futures.Future]:
         """Submit ``func(item)`` for every item, in order; ``pure`` is accepted for ``distributed`` parity."""
         del pure
         return [self._pool.submit(functools.partial(func, item)) for item in items]
