@@ -34,14 +34,12 @@ import tifffile
 from common import device_info, print_table, read_labels, shift_counts, versions, write_result
 from monuseg_20x import reduce_image
 
-from wsinuc.benchmark.monuseg import split_folder, split_ids, tile_segment_config
+from wsinuc.benchmark.monuseg import MONUSEG_MPP, split_folder, split_ids, tile_segment_config
 from wsinuc.config import InferenceConfig
 from wsinuc.datasets import default_data_root, load_monuseg_image
 from wsinuc.engine import segment_slides
 from wsinuc.inference.model_cache import load_card, resolve_model_name
 from wsinuc.models.cards import card_mpp
-
-MONUSEG_MPP = 0.25
 
 
 def shifted_pair_counts(left: np.ndarray, right: np.ndarray, margin: int) -> tuple[int, int]:
