@@ -172,10 +172,6 @@ def feature_heads(label_ids: np.ndarray) -> pa.Array:
     return text_array(heads.ravel(), offsets)
 
 
-def _text(value: str) -> pa.Scalar:
-    return string_scalar(value)
-
-
 def _number_text(values: np.ndarray) -> pa.Array:
     """Shortest round-trip text of finite floats, with ``.0`` added to whole numbers."""
     text = pc.cast(numpy_array(values), pa.large_string())
@@ -185,7 +181,7 @@ def _number_text(values: np.ndarray) -> pa.Array:
     mask = numpy_array(whole)
     some = text.filter(mask)
     plain = pc.invert(pc.match_substring(some, "e"))
-    fixed = pc.if_else(plain, pc.binary_join_element_wise(some, _text(".0"), _text("")), some)
+    fixed = pc.if_else(plain, pc.binary_join_element_wise(some, string_scalar(".0"), string_scalar("")), some)
     return pc.replace_with_mask(text, mask, fixed)
 
 
@@ -213,14 +209,14 @@ def properties_text(
     keys = string_array([json.dumps(name) + ":" for name in columns])
     key_index = np.broadcast_to(np.arange(len(columns)), values.shape)[finite]
     tokens = pc.binary_join_element_wise(
-        keys.take(numpy_array(key_index)), _number_text(values[finite]), _text("")
+        keys.take(numpy_array(key_index)), _number_text(values[finite]), string_scalar("")
     )
     per_row = np.count_nonzero(finite, axis=1)
     offsets = numpy_array(np.concatenate([[0], np.cumsum(per_row)]).astype(np.int64))
-    joined = pc.binary_join(pa.LargeListArray.from_arrays(offsets, tokens), _text(","))
-    opening = _text(head + ',"measurements":{')
-    with_measurements = pc.binary_join_element_wise(opening, joined, _text("}}}"), _text(""))
-    return pc.if_else(numpy_array(per_row > 0), with_measurements, _text(head + "}}"))
+    joined = pc.binary_join(pa.LargeListArray.from_arrays(offsets, tokens), string_scalar(","))
+    opening = string_scalar(head + ',"measurements":{')
+    with_measurements = pc.binary_join_element_wise(opening, joined, string_scalar("}}}"), string_scalar(""))
+    return pc.if_else(numpy_array(per_row > 0), with_measurements, string_scalar(head + "}}"))
 
 
 def join_feature_text(parts: list[pa.Array]) -> pa.Buffer:
@@ -230,7 +226,7 @@ def join_feature_text(parts: list[pa.Array]) -> pa.Buffer:
 
 def join_feature_text_with_offsets(parts: list[pa.Array]) -> tuple[pa.Buffer, np.ndarray]:
     """:func:`join_feature_text` and where each feature starts in it (int64, one per feature)."""
-    whole = pc.binary_join_element_wise(*parts, _text(""))
+    whole = pc.binary_join_element_wise(*parts, string_scalar(""))
     if not len(whole):
         return pa.py_buffer(b""), np.zeros(0, dtype=np.int64)
     offsets = np.frombuffer(whole.buffers()[1], dtype=np.int64)
