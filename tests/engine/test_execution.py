@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from wsinuc.config import RunConfig
-from wsinuc.engine.execution import openvino_streams, resolve_execution
+from wsinuc.config import InferenceConfig, RunConfig, SegmentConfig
+from wsinuc.engine import execution
+from wsinuc.engine.execution import config_runtime, openvino_streams, resolve_execution, resolve_run
 from wsinuc.inference.runtime import Runtime
 
 OPENVINO = Runtime("cpu", "openvino", "bf16", "test")
@@ -35,9 +39,6 @@ def test_openvino_gets_one_stream_per_thread_worker_only():
 
 
 def test_resolve_run_decides_runtime_and_execution_once():
-    from wsinuc.config import InferenceConfig, SegmentConfig
-    from wsinuc.engine.execution import config_runtime, resolve_run
-
     config = SegmentConfig(inference=InferenceConfig(model="cascade-lite", device="cpu", backend="torch"),
                            run=RunConfig(workers=3))
     run, runtime = resolve_run(config)
@@ -46,10 +47,7 @@ def test_resolve_run_decides_runtime_and_execution_once():
     assert config_runtime(config) == runtime
 
 
-def test_the_warm_up_loads_the_network_of_a_local_threads_run(tmp_path, monkeypatch):
-    from wsinuc.config import InferenceConfig, SegmentConfig
-    from wsinuc.engine import execution
-
+def test_the_warm_up_loads_the_network_of_a_local_threads_run(monkeypatch):
     loaded = []
     monkeypatch.setattr(execution, "warm_up", lambda model, runtime: loaded.append((model, runtime.backend)))
     config = SegmentConfig(inference=InferenceConfig(model="cascade-lite", device="cpu", backend="torch"))
@@ -59,9 +57,6 @@ def test_the_warm_up_loads_the_network_of_a_local_threads_run(tmp_path, monkeypa
 
 
 def test_no_warm_up_for_worker_processes(monkeypatch):
-    from wsinuc.config import InferenceConfig, SegmentConfig
-    from wsinuc.engine import execution
-
     monkeypatch.setattr(execution, "warm_up", lambda *a: pytest.fail("loaded in the parent"))
     processes = SegmentConfig(inference=InferenceConfig(model="cascade-lite", device="cpu", backend="torch"),
                               run=RunConfig("processes", 2))
@@ -69,9 +64,6 @@ def test_no_warm_up_for_worker_processes(monkeypatch):
 
 
 def test_a_failed_warm_up_is_left_to_the_run(monkeypatch, caplog):
-    from wsinuc.config import InferenceConfig, SegmentConfig
-    from wsinuc.engine import execution
-
     def fail(model, runtime):
         raise OSError(f"{model}: weights unreadable")
 
@@ -83,9 +75,6 @@ def test_a_failed_warm_up_is_left_to_the_run(monkeypatch, caplog):
 
 
 def test_importing_the_execution_module_does_not_import_the_engine():
-    import subprocess
-    import sys
-
     code = ("import sys, wsinuc.engine.execution; "
             "print(sorted(m for m in ('wsinuc.engine.run', 'wsinuc.engine.chunk_task', 'distributed', 'torch') "
             "if m in sys.modules))")
